@@ -1,0 +1,453 @@
+/**
+ * The sans-I/O WebSocket connection, RFC 6455 §5-§7: bytes in, events out, bytes to send.
+ * This file is the one place that assigns the connection's state.
+ *
+ * Driving it (see the package README):
+ * 1. Feed every chunk the transport receives to {@link Connection.receiveData}, and its end to
+ *    {@link Connection.receiveEof}.
+ * 2. Take {@link Connection.events} and act on them.
+ * 3. Write {@link Connection.dataToSend} to the transport, in order.
+ * 4. When {@link Connection.shouldCloseTransport} is true, close the transport once written;
+ *    while {@link Connection.closeExpected} is true, arm a timer that drops the transport.
+ *
+ * Peer errors never throw out of `receiveData`: they become an `error` event, a Close frame with
+ * the right code, and discarded input. Local misuse (sending when not OPEN, an invalid close
+ * code) throws {@link UsageError} at once.
+ *
+ * @module
+ */
+import {
+  type ClosePayload,
+  CloseCode,
+  encodeClosePayload,
+  parseClosePayload,
+} from "./close.ts";
+import { ProtocolError, UsageError } from "./errors.ts";
+import type { ConnectionEvent } from "./events.ts";
+import { encodeFrame, frameHeaderLength, nextMaskKey, writeFrameHeader } from "./frame.ts";
+import { type FramePiece, FrameDecoder } from "./frame-decoder.ts";
+import { applyMask } from "./mask.ts";
+import { MessageAssembler } from "./message-assembler.ts";
+import { Opcode } from "./opcode.ts";
+import { State, stateName } from "./state.ts";
+
+/** 16 MiB: large enough for every message of the conformance suite's limits group. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** 2^17 frames: a 4 MiB message in 64-byte fragments still fits. */
+export const DEFAULT_MAX_FRAGMENTS = 131_072;
+
+/** Options of a {@link Connection}. Every limit has a safe default. */
+export interface ConnectionOptions {
+  /** Largest message accepted, in bytes; beyond it the connection fails with 1009. Default 16 MiB. */
+  readonly maxMessageSize?: number;
+  /** Largest single frame accepted, in bytes (1009 beyond). Default: `maxMessageSize`. */
+  readonly maxFrameSize?: number;
+  /** Most frames one message may span (1009 beyond). Default 131072. */
+  readonly maxFragments?: number;
+  /** Answer every Ping with a Pong (§5.5.2). Default true. */
+  readonly autoPong?: boolean;
+  /**
+   * Hold back the Close frame that answers the peer's Close, or that fails the connection on a
+   * protocol error, until {@link Connection.completeClose} is called. Lets the caller first
+   * answer the messages that arrived before it (§5.5.1 allows finishing the current message).
+   * Default false: the Close frame is queued at once.
+   */
+  readonly deferClose?: boolean;
+  /** RSV bits owned by negotiated extensions (RSV1 = 0b100). Default 0. */
+  readonly allowedRsv?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+// Payloads up to this size are copied next to their header; larger ones are sent as a separate
+// chunk (server side), so big messages are never copied.
+const COPY_THRESHOLD = 16 * 1024;
+// Chunks queued together are merged into one when their total is at most this.
+const COALESCE_LIMIT = 64 * 1024;
+// Strings up to this many UTF-16 units are encoded straight into the frame buffer.
+const INLINE_TEXT_UNITS = 21_845;
+
+/** A WebSocket connection of either role, from the opening handshake on. */
+export class Connection {
+  /** Which end this is: a client masks what it sends and expects unmasked frames. */
+  readonly role: "client" | "server";
+  readonly #autoPong: boolean;
+  readonly #deferClose: boolean;
+  readonly #decoder: FrameDecoder;
+  readonly #assembler: MessageAssembler;
+  #state: State;
+  #events: ConnectionEvent[] = [];
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  // Input after a Close frame or a protocol error is discarded (§7.1.7, §5.5.1).
+  #discarding = false;
+  #shouldCloseTransport = false;
+  #closeSent: ClosePayload | undefined;
+  #closeReceived: ClosePayload | undefined;
+  #error: ProtocolError | undefined;
+  // The Close payload held back by `deferClose`.
+  #pendingClose: Uint8Array | undefined;
+  #pendingCloseCode = 0;
+  // Opcode of the fragmented message being sent, 0 when none.
+  #sendingOpcode = 0;
+
+  constructor(role: "client" | "server", options: ConnectionOptions = {}, state: State = State.OPEN) {
+    this.role = role;
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#autoPong = options.autoPong ?? true;
+    this.#deferClose = options.deferClose ?? false;
+    this.#decoder = new FrameDecoder({
+      role,
+      maxFrameSize: Math.min(options.maxFrameSize ?? maxMessageSize, maxMessageSize),
+      allowedRsv: options.allowedRsv ?? 0,
+    });
+    this.#assembler = new MessageAssembler({
+      maxMessageSize,
+      maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+    });
+    this.#state = state;
+  }
+
+  /** The current state. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The Close the peer sent, once received. */
+  get closeReceived(): ClosePayload | undefined {
+    return this.#closeReceived;
+  }
+
+  /** The Close this end sent (or holds back under `deferClose`), once queued. */
+  get closeSent(): ClosePayload | undefined {
+    return this.#closeSent;
+  }
+
+  /** The protocol error that failed the connection, if any. */
+  get error(): ProtocolError | undefined {
+    return this.#error;
+  }
+
+  /** True while a Close frame is held back by `deferClose`; {@link completeClose} sends it. */
+  get closePending(): boolean {
+    return this.#pendingClose !== undefined;
+  }
+
+  /**
+   * True once this end should close the transport after writing {@link dataToSend}: a server
+   * closes TCP first (§7.1.1), a client waits for the server to do so.
+   */
+  get shouldCloseTransport(): boolean {
+    return this.#shouldCloseTransport;
+  }
+
+  /**
+   * True while the transport is expected to close soon (a Close was sent or received): the
+   * caller arms a timer and drops the transport if it has not closed when the timer fires.
+   */
+  get closeExpected(): boolean {
+    return this.#state === State.CLOSING || this.#closeReceived !== undefined || this.#error !== undefined;
+  }
+
+  /** Whether the closing handshake completed: a Close sent, a Close received and the transport closed. */
+  get wasClean(): boolean {
+    return this.#state === State.CLOSED && this.#closeSent !== undefined && this.#closeReceived !== undefined;
+  }
+
+  /**
+   * Feeds bytes received from the transport. The connection takes the chunk: payloads are
+   * unmasked in place and message data may be views of it. Never throws for anything the peer
+   * sent; take {@link events} afterwards.
+   */
+  receiveData(chunk: Uint8Array): void {
+    if (this.#state === State.CONNECTING) {
+      this.receiveHandshakeData(chunk);
+      return;
+    }
+    if (this.#discarding || this.#state === State.CLOSED) return;
+    const decoder = this.#decoder;
+    decoder.push(chunk);
+    for (;;) {
+      let piece: FramePiece | undefined;
+      try {
+        piece = decoder.next();
+        if (piece === undefined) return;
+        if (piece.opcode < Opcode.CLOSE) {
+          const message = this.#assembler.feed(piece);
+          if (message !== undefined) this.#events.push(message);
+        } else {
+          this.#receiveControl(piece.opcode, piece.payload);
+          if (this.#discarding) return;
+        }
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.#failOnPeerError(error);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Tells the connection the transport has ended (EOF, reset, or dropped by the caller).
+   * The state becomes CLOSED; without a received Close the close is abnormal (1006).
+   */
+  receiveEof(): void {
+    if (this.#state === State.CLOSED) return;
+    this.#state = State.CLOSED;
+    this.#discarding = true;
+    this.#pendingClose = undefined;
+  }
+
+  /** Takes the events produced since the last call, oldest first. */
+  events(): ConnectionEvent[] {
+    const events = this.#events;
+    if (events.length === 0) return events;
+    this.#events = [];
+    return events;
+  }
+
+  /** Takes the bytes to write to the transport, in order (small chunks merged into one). */
+  dataToSend(): Uint8Array[] {
+    const out = this.#out;
+    if (out.length === 0) return out;
+    this.#out = [];
+    const total = this.#outBytes;
+    this.#outBytes = 0;
+    if (out.length === 1 || total > COALESCE_LIMIT) return out;
+    const merged = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of out) {
+      merged.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return [merged];
+  }
+
+  /**
+   * Sends a text message, or a fragment of one with `fin` false (then continue with
+   * {@link sendContinuation}). A `Uint8Array` is taken as already-encoded UTF-8.
+   */
+  sendText(data: string | Uint8Array, fin = true): void {
+    this.#startMessage(Opcode.TEXT, fin);
+    if (typeof data === "string") this.#sendString(data, fin);
+    else this.#sendFrame(Opcode.TEXT, data, fin);
+  }
+
+  /** Sends a binary message, or its first fragment with `fin` false. */
+  sendBinary(data: Uint8Array, fin = true): void {
+    this.#startMessage(Opcode.BINARY, fin);
+    this.#sendFrame(Opcode.BINARY, data, fin);
+  }
+
+  /** Sends the next fragment of the message started with `fin` false; `fin` true ends it. */
+  sendContinuation(data: string | Uint8Array, fin: boolean): void {
+    this.#checkOpen("send a continuation frame");
+    if (this.#sendingOpcode === 0) {
+      throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a continuation frame: no fragmented message was started");
+    }
+    if (fin) this.#sendingOpcode = 0;
+    this.#sendFrame(Opcode.CONTINUATION, typeof data === "string" ? encoder.encode(data) : data, fin);
+  }
+
+  /** Sends a Ping (§5.5.2) with up to 125 bytes of application data. */
+  sendPing(data: Uint8Array = EMPTY): void {
+    this.#checkOpen("send a ping");
+    this.#sendControl(Opcode.PING, data);
+  }
+
+  /** Sends a Pong (§5.5.3), e.g. as a unidirectional heartbeat or with `autoPong` off. */
+  sendPong(data: Uint8Array = EMPTY): void {
+    this.#checkOpen("send a pong");
+    this.#sendControl(Opcode.PONG, data);
+  }
+
+  /**
+   * Starts the closing handshake (§7.1.2): sends a Close frame with `code` (none when omitted)
+   * and `reason` (at most 123 bytes of UTF-8). When a Close reply is held back by `deferClose`,
+   * this sends it instead.
+   */
+  sendClose(code?: number, reason = ""): void {
+    if (this.#pendingClose !== undefined) {
+      this.completeClose();
+      return;
+    }
+    this.#checkOpen("send a close frame");
+    const payload = encodeClosePayload(code, reason);
+    this.#startClosingHandshake(payload, code ?? CloseCode.NO_STATUS_RCVD, reason);
+  }
+
+  /**
+   * Fails the connection from this end (§7.1.7), e.g. on a keepalive timeout (1011) or a policy
+   * violation (1008): sends a Close with `code` if none was sent yet and ignores further input.
+   */
+  failConnection(code: number, reason = ""): void {
+    const payload = encodeClosePayload(code, reason);
+    this.#discarding = true;
+    if (this.#pendingClose !== undefined) this.#pendingClose = undefined;
+    if (this.#state === State.OPEN && this.#closeSent === undefined) {
+      this.#startClosingHandshake(payload, code, reason);
+    }
+    if (this.role === "server" || this.#closeReceived !== undefined) this.#shouldCloseTransport = true;
+  }
+
+  /** Sends the Close frame held back by `deferClose`; does nothing when none is pending. */
+  completeClose(): void {
+    const payload = this.#pendingClose;
+    if (payload === undefined) return;
+    this.#pendingClose = undefined;
+    this.#startClosingHandshake(payload, this.#pendingCloseCode, "");
+  }
+
+  /**
+   * Handshake bytes received while CONNECTING. The client and server connections override it;
+   * a bare connection is created OPEN.
+   */
+  protected receiveHandshakeData(_chunk: Uint8Array): void {
+    throw new UsageError("WS_ERR_INVALID_STATE", "Cannot receive data: the connection has no opening handshake");
+  }
+
+  /** Queues raw bytes (the handshake response or request) for the transport. */
+  protected queueBytes(bytes: Uint8Array): void {
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+  }
+
+  /** Ends the opening handshake: the state becomes OPEN and `rest` is read as frames. */
+  protected openConnection(rest: Uint8Array): void {
+    if (this.#state !== State.CONNECTING) {
+      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot open the connection: it is ${stateName(this.#state)}`);
+    }
+    this.#state = State.OPEN;
+    if (rest.length > 0) this.receiveData(rest);
+  }
+
+  /** Abandons the opening handshake: nothing more is read and the transport should close. */
+  protected abortHandshake(): void {
+    this.#discarding = true;
+    this.#shouldCloseTransport = true;
+    this.#state = State.CLOSED;
+  }
+
+  // §5.5: control frames may arrive between the fragments of a message.
+  #receiveControl(opcode: number, payload: Uint8Array): void {
+    if (opcode === Opcode.PING) {
+      this.#events.push({ type: "ping", data: payload });
+      if (this.#autoPong && this.#state !== State.CLOSED) this.#sendControl(Opcode.PONG, payload);
+    } else if (opcode === Opcode.PONG) {
+      this.#events.push({ type: "pong", data: payload });
+    } else {
+      this.#receiveClose(parseClosePayload(payload));
+    }
+  }
+
+  // §7.1.3: the closing handshake is started when a Close frame is received; §5.5.1: answer with a
+  // Close frame (echoing the code) unless one was sent already; after it, nothing more is read.
+  #receiveClose(close: ClosePayload): void {
+    this.#closeReceived = close;
+    this.#discarding = true;
+    this.#events.push({ type: "close", code: close.code, reason: close.reason });
+    if (this.#closeSent === undefined) {
+      const reply = close.code === CloseCode.NO_STATUS_RCVD ? EMPTY : encodeClosePayload(close.code);
+      if (this.#deferClose) {
+        this.#pendingClose = reply;
+        this.#pendingCloseCode = close.code;
+        return;
+      }
+      this.#startClosingHandshake(reply, close.code, "");
+    } else if (this.role === "server") {
+      // §7.1.1: the server closes the TCP connection first.
+      this.#shouldCloseTransport = true;
+    }
+  }
+
+  // §7.1.7 Fail the WebSocket Connection: send a Close with the status code if the connection is
+  // established, then close it; a server closes TCP at once, a client waits for the server.
+  #failOnPeerError(error: ProtocolError): void {
+    this.#error = error;
+    this.#discarding = true;
+    this.#events.push({ type: "error", error });
+    if (this.#closeSent !== undefined) {
+      if (this.role === "server") this.#shouldCloseTransport = true;
+      return;
+    }
+    const payload = encodeClosePayload(error.closeCode);
+    if (this.#deferClose) {
+      this.#pendingClose = payload;
+      this.#pendingCloseCode = error.closeCode;
+      return;
+    }
+    this.#startClosingHandshake(payload, error.closeCode, "");
+  }
+
+  // §7.1.2 Start the WebSocket Closing Handshake: send a Close frame; the state becomes CLOSING.
+  #startClosingHandshake(payload: Uint8Array, code: number, reason: string): void {
+    this.#sendControl(Opcode.CLOSE, payload);
+    this.#closeSent = { code, reason };
+    this.#state = State.CLOSING;
+    if (this.role === "server" && (this.#closeReceived !== undefined || this.#error !== undefined)) {
+      this.#shouldCloseTransport = true;
+    }
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#state !== State.OPEN || this.#closeSent !== undefined) {
+      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot ${what}: the connection is ${stateName(this.#state)}`);
+    }
+  }
+
+  #startMessage(opcode: number, fin: boolean): void {
+    this.#checkOpen(opcode === Opcode.TEXT ? "send a text message" : "send a binary message");
+    if (this.#sendingOpcode !== 0) {
+      throw new UsageError(
+        "WS_ERR_INVALID_STATE",
+        "Cannot start a message: a fragmented message is still being sent",
+      );
+    }
+    if (!fin) this.#sendingOpcode = opcode;
+  }
+
+  #sendControl(opcode: number, payload: Uint8Array): void {
+    if (payload.length > 125) {
+      throw new UsageError("WS_ERR_CONTROL_FRAME_TOO_LONG", `Control frame too long: ${payload.length} bytes is over 125`);
+    }
+    this.#sendFrame(opcode, payload, true);
+  }
+
+  #sendFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+    if (this.role === "client") {
+      this.queueBytes(encodeFrame({ fin, opcode, payload }, true));
+      return;
+    }
+    if (payload.length <= COPY_THRESHOLD) {
+      this.queueBytes(encodeFrame({ fin, opcode, payload }));
+      return;
+    }
+    const header = new Uint8Array(frameHeaderLength(payload.length, false));
+    writeFrameHeader(header, 0, fin, 0, opcode, payload.length, false);
+    this.queueBytes(header);
+    this.queueBytes(payload);
+  }
+
+  // Encodes a string straight into the frame buffer: the header goes right before the text, its
+  // size known once the UTF-8 length is.
+  #sendString(data: string, fin: boolean): void {
+    if (data.length > INLINE_TEXT_UNITS) {
+      this.#sendFrame(Opcode.TEXT, encoder.encode(data), fin);
+      return;
+    }
+    const masked = this.role === "client";
+    const maskBytes = masked ? 4 : 0;
+    const start = 4 + maskBytes;
+    const buffer = new Uint8Array(start + data.length * 3);
+    const { written } = encoder.encodeInto(data, buffer.subarray(start));
+    const headerLength = frameHeaderLength(written, masked);
+    const offset = start - headerLength;
+    writeFrameHeader(buffer, offset, fin, 0, Opcode.TEXT, written, masked);
+    if (masked) {
+      const key = nextMaskKey();
+      buffer.set(key, start - 4);
+      applyMask(buffer.subarray(start, start + written), key);
+    }
+    this.queueBytes(buffer.subarray(offset, start + written));
+  }
+}

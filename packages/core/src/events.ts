@@ -1,0 +1,47 @@
+/**
+ * What a connection reports: plain, immutable data returned by {@link Connection.events}, never
+ * emitted, so user code never runs inside the parse loop.
+ *
+ * @module
+ */
+import type { ProtocolError } from "./errors.ts";
+
+/** A complete text message. */
+export interface TextEvent {
+  readonly type: "text";
+  readonly data: string;
+}
+
+/** A complete binary message. */
+export interface BinaryEvent {
+  readonly type: "binary";
+  readonly data: Uint8Array;
+}
+
+/** A Ping was received (already answered unless `autoPong` is off). */
+export interface PingEvent {
+  readonly type: "ping";
+  readonly data: Uint8Array;
+}
+
+/** A Pong was received, solicited or not. */
+export interface PongEvent {
+  readonly type: "pong";
+  readonly data: Uint8Array;
+}
+
+/** The peer's Close frame arrived; `code` is 1005 when it carried none. Later input is ignored. */
+export interface CloseEvent {
+  readonly type: "close";
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The peer broke the protocol; the connection fails with `error.closeCode`. Later input is ignored. */
+export interface ErrorEvent {
+  readonly type: "error";
+  readonly error: ProtocolError;
+}
+
+/** Everything {@link Connection.events} returns, discriminated on `type`. */
+export type ConnectionEvent = TextEvent | BinaryEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent;

@@ -1,0 +1,144 @@
+/**
+ * Message assembly, RFC 6455 §5.4: data frame pieces in, whole messages out. Text is validated
+ * as UTF-8 piece by piece (fail-fast, §8.1): the first piece that cannot continue valid UTF-8
+ * fails the message, before the message or even the frame has ended.
+ *
+ * Contract: feed every data-frame piece from {@link FrameDecoder} in order; a completed message
+ * is returned, `undefined` otherwise; a violation throws {@link ProtocolError}.
+ *
+ * @module
+ */
+import { CloseCode } from "./close.ts";
+import { ProtocolError } from "./errors.ts";
+import type { FramePiece } from "./frame-decoder.ts";
+import { Opcode } from "./opcode.ts";
+
+/** A complete data message. */
+export type Message =
+  | { readonly type: "text"; readonly data: string }
+  | { readonly type: "binary"; readonly data: Uint8Array };
+
+/** Limits on one message. */
+export interface MessageLimits {
+  /** Largest message accepted, in bytes (1009 beyond, checked before buffering). */
+  readonly maxMessageSize: number;
+  /** Most frames one message may span (1009 beyond). */
+  readonly maxFragments: number;
+}
+
+const NONE = 0;
+
+/** Reassembles fragmented messages and validates text; see the module contract. */
+export class MessageAssembler {
+  readonly #limits: MessageLimits;
+  // Opcode of the message in progress (TEXT or BINARY), NONE between messages.
+  #opcode: number = NONE;
+  #size = 0;
+  #fragments = 0;
+  #text = "";
+  #parts: Uint8Array[] = [];
+  #decoder: TextDecoder | undefined;
+
+  constructor(limits: MessageLimits) {
+    this.#limits = limits;
+  }
+
+  /** Whether a fragmented message has started and not yet ended. */
+  get inMessage(): boolean {
+    return this.#opcode !== NONE;
+  }
+
+  /** Feeds one data-frame piece; returns the message it completes, if any. */
+  feed(piece: FramePiece): Message | undefined {
+    if (piece.first) this.#startFrame(piece);
+    const done = piece.fin && piece.last;
+    if (this.#opcode === Opcode.TEXT) return this.#feedText(piece.payload, done);
+    if (piece.payload.length > 0) this.#parts.push(piece.payload);
+    return done ? this.#finishBinary() : undefined;
+  }
+
+  // §5.4: a message is one frame with FIN set, or a non-continuation frame without FIN followed by
+  // continuation frames, the last with FIN set. Limits are checked on the header, before buffering.
+  #startFrame(piece: FramePiece): void {
+    if (piece.opcode === Opcode.CONTINUATION) {
+      if (this.#opcode === NONE) {
+        throw new ProtocolError(
+          "WS_ERR_UNEXPECTED_CONTINUATION",
+          CloseCode.PROTOCOL_ERROR,
+          "Invalid continuation frame: no message to continue",
+        );
+      }
+      if (++this.#fragments > this.#limits.maxFragments) {
+        throw new ProtocolError(
+          "WS_ERR_TOO_MANY_FRAGMENTS",
+          CloseCode.MESSAGE_TOO_BIG,
+          `Message too fragmented: over the limit of ${this.#limits.maxFragments} frames`,
+        );
+      }
+    } else {
+      if (this.#opcode !== NONE) {
+        throw new ProtocolError(
+          "WS_ERR_EXPECTED_CONTINUATION",
+          CloseCode.PROTOCOL_ERROR,
+          `Invalid frame: opcode ${piece.opcode} inside a fragmented message`,
+        );
+      }
+      this.#opcode = piece.opcode;
+      this.#fragments = 1;
+      this.#size = 0;
+    }
+    this.#size += piece.frameLength;
+    if (this.#size > this.#limits.maxMessageSize) {
+      throw new ProtocolError(
+        "WS_ERR_MESSAGE_TOO_BIG",
+        CloseCode.MESSAGE_TOO_BIG,
+        `Message too big: ${this.#size} bytes is over the limit of ${this.#limits.maxMessageSize}`,
+      );
+    }
+  }
+
+  #feedText(bytes: Uint8Array, done: boolean): Message | undefined {
+    let decoder = this.#decoder;
+    try {
+      if (done && decoder === undefined) {
+        // The whole message is one piece: decode it in one call.
+        this.#opcode = NONE;
+        return { type: "text", data: oneShotDecoder.decode(bytes) };
+      }
+      if (decoder === undefined) {
+        decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+        this.#decoder = decoder;
+      }
+      this.#text += decoder.decode(bytes, { stream: !done });
+    } catch {
+      throw new ProtocolError(
+        "WS_ERR_INVALID_UTF8",
+        CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+        "Invalid text message: not valid UTF-8",
+      );
+    }
+    if (!done) return undefined;
+    const data = this.#text;
+    this.#text = "";
+    this.#decoder = undefined;
+    this.#opcode = NONE;
+    return { type: "text", data };
+  }
+
+  #finishBinary(): Message {
+    const parts = this.#parts;
+    this.#opcode = NONE;
+    this.#parts = [];
+    if (parts.length === 1) return { type: "binary", data: parts[0]! };
+    const data = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const part of parts) {
+      data.set(part, offset);
+      offset += part.length;
+    }
+    return { type: "binary", data };
+  }
+}
+
+// ignoreBOM keeps a leading U+FEFF: a message must come out exactly as it was sent.
+const oneShotDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
