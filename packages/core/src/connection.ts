@@ -306,6 +306,11 @@ export class Connection {
     throw new UsageError("WS_ERR_INVALID_STATE", "Cannot receive data: the connection has no opening handshake");
   }
 
+  /** Adds an event for {@link events} (the handshake events of the client and server). */
+  protected emit(event: ConnectionEvent): void {
+    this.#events.push(event);
+  }
+
   /** Queues raw bytes (the handshake response or request) for the transport. */
   protected queueBytes(bytes: Uint8Array): void {
     this.#out.push(bytes);

@@ -4,7 +4,9 @@
  *
  * @module
  */
-import type { ProtocolError } from "./errors.ts";
+import type { HandshakeError, ProtocolError } from "./errors.ts";
+import type { ExtensionOffer } from "./extension-header.ts";
+import type { UpgradeRequest } from "./handshake.ts";
 
 /** A complete text message. */
 export interface TextEvent {
@@ -43,5 +45,36 @@ export interface ErrorEvent {
   readonly error: ProtocolError;
 }
 
+/** Server: a valid upgrade request arrived; answer with `accept()` or `reject()`. */
+export interface RequestEvent {
+  readonly type: "request";
+  readonly request: UpgradeRequest;
+}
+
+/** Client: the server accepted the upgrade; the connection is OPEN. */
+export interface OpenEvent {
+  readonly type: "open";
+  readonly protocol: string;
+  readonly extensions: readonly ExtensionOffer[];
+}
+
+/**
+ * The opening handshake failed. A server has queued the HTTP rejection; either way the transport
+ * should close.
+ */
+export interface HandshakeErrorEvent {
+  readonly type: "handshake-error";
+  readonly error: HandshakeError;
+}
+
 /** Everything {@link Connection.events} returns, discriminated on `type`. */
-export type ConnectionEvent = TextEvent | BinaryEvent | PingEvent | PongEvent | CloseEvent | ErrorEvent;
+export type ConnectionEvent =
+  | TextEvent
+  | BinaryEvent
+  | PingEvent
+  | PongEvent
+  | CloseEvent
+  | ErrorEvent
+  | RequestEvent
+  | OpenEvent
+  | HandshakeErrorEvent;

@@ -1,0 +1,94 @@
+/**
+ * The client end, sans-I/O: the opening handshake of RFC 6455 §4.1, then a {@link Connection}.
+ *
+ * @module
+ */
+import { Connection, type ConnectionOptions } from "./connection.ts";
+import { HandshakeError } from "./errors.ts";
+import {
+  type ClientRequest,
+  type ClientRequestOptions,
+  createClientRequest,
+  type HandshakeResponse,
+  validateUpgradeResponse,
+} from "./handshake.ts";
+import { type HttpHeadLimits, ResponseHeadParser } from "./http-head.ts";
+import { State } from "./state.ts";
+
+/** Options of a {@link ClientConnection}: the handshake's, the head parser's and the connection's. */
+export interface ClientConnectionOptions extends ConnectionOptions, ClientRequestOptions, HttpHeadLimits {}
+
+/**
+ * A client connection. Create it with {@link ClientConnection.create}, write
+ * {@link Connection.dataToSend} (the upgrade request), then feed the server's bytes: an `open`
+ * event (or a `handshake-error`) comes first, then messages.
+ */
+export class ClientConnection extends Connection {
+  /** The request sent, with the values the response is checked against. */
+  readonly request: ClientRequest;
+  #parser: ResponseHeadParser | undefined;
+  #response: HandshakeResponse | undefined;
+  #handshakeError: HandshakeError | undefined;
+
+  /**
+   * Builds the upgrade request for `url` (the accept key is computed now, so the handshake can be
+   * checked synchronously later). Rejects with `HandshakeError` / `UsageError` for a bad URL or
+   * bad options.
+   */
+  static async create(url: string | URL, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+    return new ClientConnection(await createClientRequest(url, options), options);
+  }
+
+  /** Prefer {@link ClientConnection.create}; this takes a request built by `createClientRequest`. */
+  constructor(request: ClientRequest, options: ClientConnectionOptions = {}) {
+    super("client", options, State.CONNECTING);
+    this.request = request;
+    this.#parser = new ResponseHeadParser(options);
+    this.queueBytes(request.bytes);
+  }
+
+  /** What the server agreed to, once the handshake succeeded. */
+  get response(): HandshakeResponse | undefined {
+    return this.#response;
+  }
+
+  /** Why the handshake failed, if it did. */
+  get handshakeError(): HandshakeError | undefined {
+    return this.#handshakeError;
+  }
+
+  override receiveEof(): void {
+    if (this.state === State.CONNECTING) {
+      this.#fail(new HandshakeError("WS_ERR_HANDSHAKE_EOF", 0, "Handshake failed: the connection closed before the response"));
+    }
+    super.receiveEof();
+  }
+
+  protected override receiveHandshakeData(chunk: Uint8Array): void {
+    const parser = this.#parser;
+    if (parser === undefined) return;
+    const result = parser.receiveData(chunk);
+    if (result.kind === "incomplete") return;
+    this.#parser = undefined;
+    if (result.kind === "error") {
+      this.#fail(result.error);
+      return;
+    }
+    try {
+      this.#response = validateUpgradeResponse(result.head, this.request);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.#fail(error);
+      return;
+    }
+    this.emit({ type: "open", protocol: this.#response.protocol, extensions: this.#response.extensions });
+    this.openConnection(result.rest);
+  }
+
+  #fail(error: HandshakeError): void {
+    this.#parser = undefined;
+    this.#handshakeError = error;
+    this.emit({ type: "handshake-error", error });
+    this.abortHandshake();
+  }
+}

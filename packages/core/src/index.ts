@@ -1,0 +1,76 @@
+/**
+ * `@wsstream/core`: a sans-I/O WebSocket (RFC 6455) engine over `Uint8Array`, for any runtime.
+ *
+ * @module
+ */
+export { ClientConnection, type ClientConnectionOptions } from "./client.ts";
+export {
+  CloseCode,
+  type ClosePayload,
+  encodeClosePayload,
+  isValidWireCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  parseClosePayload,
+} from "./close.ts";
+export {
+  Connection,
+  type ConnectionOptions,
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+} from "./connection.ts";
+export {
+  HandshakeError,
+  type HandshakeErrorCode,
+  ProtocolError,
+  type ProtocolErrorCode,
+  UsageError,
+  type UsageErrorCode,
+} from "./errors.ts";
+export type {
+  BinaryEvent,
+  CloseEvent,
+  ConnectionEvent,
+  ErrorEvent,
+  HandshakeErrorEvent,
+  OpenEvent,
+  PingEvent,
+  PongEvent,
+  RequestEvent,
+  TextEvent,
+} from "./events.ts";
+export { type ExtensionOffer, formatExtensionHeader, parseExtensionHeader } from "./extension-header.ts";
+export { encodeFrame, type Frame } from "./frame.ts";
+export { FrameDecoder, type FrameDecoderOptions, type FramePiece } from "./frame-decoder.ts";
+export {
+  type AcceptOptions,
+  acceptResponse,
+  type ClientRequest,
+  type ClientRequestOptions,
+  computeAcceptKey,
+  createClientRequest,
+  generateKey,
+  type HandshakeResponse,
+  type HeaderInit,
+  rejectionFor,
+  type RejectOptions,
+  rejectResponse,
+  type UpgradeRequest,
+  validateUpgradeRequest,
+  validateUpgradeResponse,
+  WEBSOCKET_GUID,
+} from "./handshake.ts";
+export {
+  getHeader,
+  getHeaderValues,
+  type HeaderList,
+  type HeadResult,
+  type HttpHeadLimits,
+  type RequestHead,
+  RequestHeadParser,
+  type ResponseHead,
+  ResponseHeadParser,
+} from "./http-head.ts";
+export { applyMask } from "./mask.ts";
+export { Opcode } from "./opcode.ts";
+export { ServerConnection, type ServerConnectionOptions } from "./server.ts";
+export { State } from "./state.ts";
