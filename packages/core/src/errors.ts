@@ -52,7 +52,8 @@ export type UsageErrorCode =
   | "WS_ERR_INVALID_CLOSE_CODE"
   | "WS_ERR_INVALID_CLOSE_REASON"
   | "WS_ERR_INVALID_ARGUMENT"
-  | "WS_ERR_CONTROL_FRAME_TOO_LONG";
+  | "WS_ERR_CONTROL_FRAME_TOO_LONG"
+  | "WS_ERR_INVALID_HEADER";
 
 function brand<T extends abstract new (...args: never[]) => Error>(ctor: T, name: string): void {
   const key = Symbol.for(`wsstream.${name}`);
