@@ -74,3 +74,20 @@ export { applyMask } from "./mask.ts";
 export { Opcode } from "./opcode.ts";
 export { ServerConnection, type ServerConnectionOptions } from "./server.ts";
 export { State } from "./state.ts";
+export {
+  acceptWebSocket,
+  type AcceptedWebSocket,
+  type ByteStreams,
+  type ClientOptions,
+  type Clock,
+  connectWebSocket,
+  type KeepaliveOptions,
+  type ServerOptions,
+  type TransportSource,
+  type UpgradeDecision,
+  type WebSocketCloseInfo,
+  WebSocketError,
+  WebSocketStreamBase,
+  type WebSocketStreamOpen,
+  type WebSocketStreamOptions,
+} from "./web-streams.ts";

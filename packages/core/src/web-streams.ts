@@ -1,0 +1,806 @@
+/**
+ * The Web Streams binding: any byte duplex `{ readable, writable }` (a TCP socket, a TLS socket,
+ * an HTTP/2 stream, an in-memory pair) becomes a WebSocketStream-shaped connection, client or
+ * server, driven by the sans-I/O {@link Connection}.
+ *
+ * Backpressure is pull-based both ways: the transport is read only while the message readable
+ * has room, and a message `write()` waits while the transport holds more than its high-water
+ * mark. Writes are batched: messages written in one turn go to the transport as one chunk.
+ *
+ * @module
+ */
+import { ClientConnection, type ClientConnectionOptions } from "./client.ts";
+import { CloseCode } from "./close.ts";
+import type { Connection, ConnectionOptions } from "./connection.ts";
+import { UsageError } from "./errors.ts";
+import type { ConnectionEvent } from "./events.ts";
+import { formatExtensionHeader } from "./extension-header.ts";
+import type { AcceptOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
+import type { HttpHeadLimits, RequestHead } from "./http-head.ts";
+import { ServerConnection } from "./server.ts";
+import { State } from "./state.ts";
+
+/** A byte transport as a pair of Web Streams. */
+export interface ByteStreams {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/** Timers, passed in so the binding runs anywhere (and under fake time in tests). */
+export interface Clock {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Keepalive: a Ping every `interval` ms; no Pong within `timeout` ms fails the connection (1011). */
+export interface KeepaliveOptions {
+  readonly interval: number;
+  readonly timeout: number;
+}
+
+/** Options shared by both roles of the binding. */
+export interface WebSocketStreamOptions extends ConnectionOptions, HttpHeadLimits {
+  /** Timers; default: the global `setTimeout` / `clearTimeout`. */
+  readonly clock?: Clock;
+  /**
+   * Defers a flush of queued frames to the transport. Default `queueMicrotask`; adapters pass a
+   * macrotask (e.g. `setImmediate`) to batch more messages per transport write.
+   */
+  readonly schedule?: (callback: () => void) => void;
+  /** Milliseconds to wait for the closing handshake before dropping the transport. Default 10000. */
+  readonly closeTimeout?: number;
+  /** Milliseconds the opening handshake may take. Default 30000. */
+  readonly handshakeTimeout?: number;
+  /** Keepalive pings; off by default. */
+  readonly keepalive?: KeepaliveOptions;
+  /** Bytes of received messages queued before the transport is no longer read. Default 1 MiB. */
+  readonly readableHighWaterMark?: number;
+  /** Bytes handed to the transport and not yet accepted before `write()` waits. Default 1 MiB. */
+  readonly writableHighWaterMark?: number;
+}
+
+/** What `opened` resolves with. */
+export interface WebSocketStreamOpen {
+  /** Received messages: `string` for text, `Uint8Array` for binary. */
+  readonly readable: ReadableStream<string | Uint8Array>;
+  /** Messages to send: a `string` is sent as text, a `BufferSource` as binary. */
+  readonly writable: WritableStream<string | BufferSource>;
+  /** The subprotocol agreed, or `""`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
+  readonly extensions: string;
+}
+
+/** What `closed` resolves with after a clean close. */
+export interface WebSocketCloseInfo {
+  readonly closeCode?: number;
+  readonly reason?: string;
+}
+
+const ERROR_BRAND = Symbol.for("wsstream.WebSocketError");
+
+/**
+ * The WHATWG `WebSocketError`: why a connection did not close cleanly, or a close code and reason
+ * to close with (pass one to `writable.abort()` or `readable.cancel()`).
+ */
+export class WebSocketError extends Error {
+  /** The close code: the one received, the one sent when failing, or 1006 when there was none. */
+  readonly closeCode: number | null;
+  readonly reason: string;
+
+  constructor(message = "", init: { closeCode?: number; reason?: string; cause?: unknown } = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.closeCode = init.closeCode ?? null;
+    this.reason = init.reason ?? "";
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return typeof instance === "object" && instance !== null && (instance as Record<symbol, unknown>)[ERROR_BRAND] === true;
+  }
+}
+Object.defineProperty(WebSocketError.prototype, ERROR_BRAND, { value: true });
+Object.defineProperty(WebSocketError.prototype, "name", { value: "WebSocketError", writable: true, configurable: true });
+
+const defaultClock: Clock = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+const MiB = 1024 * 1024;
+
+/**
+ * A WebSocket over a byte transport, shaped like the WHATWG `WebSocketStream`: `opened`,
+ * `closed`, `close()`. Runtime adapters subclass it (`new WebSocketStream(url)`); a server gets
+ * one per accepted connection from {@link acceptWebSocket}.
+ */
+export class WebSocketStreamBase {
+  /** Resolves once the handshake is done; rejects if it fails or is aborted. */
+  readonly opened: Promise<WebSocketStreamOpen>;
+  /** Resolves after a clean close; rejects with a {@link WebSocketError} otherwise. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+  /** The request URL (client) or the URL the client asked for (server). */
+  readonly url: string;
+  readonly #session: Session;
+
+  /**
+   * Use an adapter's `WebSocketStream` or {@link connectWebSocket} / {@link acceptWebSocket};
+   * this takes the session those build.
+   */
+  constructor(session: Session) {
+    this.#session = session;
+    this.opened = session.opened;
+    this.closed = session.closed;
+    this.url = session.url;
+  }
+
+  /**
+   * Starts the closing handshake with `closeCode` (none when omitted) and `reason`; during the
+   * opening handshake it aborts it. Messages already written are sent first.
+   */
+  close(closeInfo: WebSocketCloseInfo = {}): void {
+    this.#session.close(closeInfo.closeCode, closeInfo.reason ?? "");
+  }
+}
+
+/** A transport to open for a client: the streams, or a function of the URL that opens them. */
+export type TransportSource = ByteStreams | Promise<ByteStreams> | ((url: URL, signal: AbortSignal) => ByteStreams | Promise<ByteStreams>);
+
+/** Client options: the handshake's and the binding's, plus a signal that aborts the handshake. */
+export interface ClientOptions extends WebSocketStreamOptions, Omit<ClientConnectionOptions, keyof ConnectionOptions | keyof HttpHeadLimits> {
+  /** Aborts the opening handshake (not an open connection). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Opens a client connection to `url` over `transport`, the adapters' building block: the
+ * request is written, the response checked, then messages flow.
+ */
+export function connectWebSocket(url: string | URL, transport: TransportSource, options: ClientOptions = {}): WebSocketStreamBase {
+  return new WebSocketStreamBase(Session.client(url, transport, options));
+}
+
+/** What a server's `upgrade` hook returns: how to accept, or a `Response` that refuses. */
+export type UpgradeDecision = void | undefined | { readonly protocol?: string; readonly headers?: HeaderInit } | Response;
+
+/** Server options: the binding's, the upgrade hook and a pre-parsed head for `handleUpgrade`. */
+export interface ServerOptions extends WebSocketStreamOptions {
+  /**
+   * Decides the upgrade from the request: return nothing to accept, `{ protocol, headers }` to
+   * accept with a subprotocol (one the client offered) and headers, or a `Response` to refuse
+   * (its status, headers and body are sent). Throwing refuses with 500.
+   */
+  readonly upgrade?: (request: Request, info: UpgradeRequest) => UpgradeDecision | Promise<UpgradeDecision>;
+  /** `ws:` or `wss:`: the scheme of the URL given to `upgrade`. Default `ws:`. */
+  readonly scheme?: "ws:" | "wss:";
+  /** A request head already parsed (e.g. by `node:http`), and the bytes that followed it. */
+  readonly head?: { readonly request: RequestHead; readonly rest?: Uint8Array };
+}
+
+/** An accepted server-side connection and the request that opened it. */
+export interface AcceptedWebSocket {
+  readonly ws: WebSocketStreamBase;
+  readonly request: Request;
+}
+
+/**
+ * Runs the server side of the opening handshake over `transport`: reads and validates the
+ * request (answering 400/426/431 itself), asks `upgrade`, then answers 101 and returns the open
+ * connection, or `undefined` when the upgrade was refused or failed.
+ */
+export async function acceptWebSocket(transport: ByteStreams, options: ServerOptions = {}): Promise<AcceptedWebSocket | undefined> {
+  return Session.server(transport, options);
+}
+
+type MessageController = ReadableStreamDefaultController<string | Uint8Array>;
+
+const noop = (): void => {};
+
+/**
+ * The I/O loop around one {@link Connection}. Not exported from the package: reach it through
+ * {@link WebSocketStreamBase}.
+ */
+export class Session {
+  readonly opened: Promise<WebSocketStreamOpen>;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  url = "";
+  #resolveOpened!: (value: WebSocketStreamOpen) => void;
+  #rejectOpened!: (reason: unknown) => void;
+  #resolveClosed!: (value: WebSocketCloseInfo) => void;
+  #rejectClosed!: (reason: unknown) => void;
+  readonly #clock: Clock;
+  readonly #schedule: (callback: () => void) => void;
+  readonly #closeTimeout: number;
+  readonly #handshakeTimeout: number;
+  readonly #keepalive: KeepaliveOptions | undefined;
+  readonly #readableHighWaterMark: number;
+  readonly #writableHighWaterMark: number;
+  #conn: Connection | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #messages: MessageController | undefined;
+  #protocol = "";
+  #extensions = "";
+  #isOpen = false;
+  #settled = false;
+  // Reading the transport stops while the message queue is full; pull() resumes it.
+  #resumeReading: (() => void) | undefined;
+  // A close reply or failure held back until the messages before it are read.
+  #awaitingDrain = false;
+  #readableDone = false;
+  #flushScheduled = false;
+  readonly #flushCallback = (): void => this.#flush();
+  // Bytes handed to the transport writer and not yet accepted by it.
+  #inflight = 0;
+  #writeWaiters: (() => void)[] = [];
+  // Message writes queued in the writable and not yet seen by its sink.
+  #queuedWrites = 0;
+  #closeWaiter: (() => void) | undefined;
+  #transportClosing = false;
+  #transportDone = false;
+  #closeTimer: unknown;
+  #handshakeTimer: unknown;
+  #keepaliveTimer: unknown;
+  #pongTimer: unknown;
+  #pingCounter = 0;
+  #userCloseRequested = false;
+
+  private constructor(options: WebSocketStreamOptions) {
+    this.#clock = options.clock ?? defaultClock;
+    this.#schedule = options.schedule ?? queueMicrotask;
+    this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 30_000;
+    this.#keepalive = options.keepalive;
+    this.#readableHighWaterMark = options.readableHighWaterMark ?? MiB;
+    this.#writableHighWaterMark = options.writableHighWaterMark ?? MiB;
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    // Like the WHATWG WebSocketStream, an unobserved rejection is not an unhandled one.
+    this.opened.catch(noop);
+    this.closed.catch(noop);
+  }
+
+  /** The client: connect, write the request, read the response, then run. */
+  static client(url: string | URL, transport: TransportSource, options: ClientOptions): Session {
+    const session = new Session(options);
+    session.url = String(url);
+    void session.#runClient(url, transport, options);
+    return session;
+  }
+
+  /** The server: read the request, decide, answer, then run. */
+  static async server(transport: ByteStreams, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
+    const session = new Session(options);
+    return session.#runServer(transport, options);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Opening handshake
+
+  async #runClient(url: string | URL, transport: TransportSource, options: ClientOptions): Promise<void> {
+    const abort = new AbortController();
+    const signal = options.signal;
+    const onAbort = (): void => abort.abort(signal?.reason);
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
+      abort.abort(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
+    }, this.#handshakeTimeout);
+    try {
+      if (signal?.aborted) throw signal.reason;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const conn = await ClientConnection.create(url, options);
+      this.url = conn.request.url.href;
+      this.#conn = conn;
+      const streams = await this.#abortable(
+        typeof transport === "function" ? transport(conn.request.url, abort.signal) : transport,
+        abort.signal,
+      );
+      this.#attach(streams);
+      abort.signal.addEventListener("abort", () => this.#failHandshake(abort.signal.reason), { once: true });
+      this.#flush();
+      void this.#pump();
+    } catch (error) {
+      this.#failHandshake(error);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #runServer(transport: ByteStreams, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
+    const conn = new ServerConnection({ ...options, deferClose: true });
+    this.#conn = conn;
+    this.#attach(transport);
+    const timer = this.#clock.setTimeout(() => this.#dropTransport(), this.#handshakeTimeout);
+    try {
+      let request: UpgradeRequest | undefined;
+      if (options.head !== undefined) {
+        conn.receiveRequestHead(options.head.request, options.head.rest);
+        request = this.#handshakeEvents(conn.events());
+      }
+      while (request === undefined && conn.state === State.CONNECTING) {
+        const { value, done } = await this.#reader!.read();
+        if (done) conn.receiveEof();
+        else conn.receiveData(value);
+        request = this.#handshakeEvents(conn.events());
+      }
+      if (request === undefined) {
+        await this.#flushAndEnd();
+        return undefined;
+      }
+      const webRequest = toWebRequest(request, options.scheme ?? "ws:");
+      this.url = webRequest.url.replace(/^http/, "ws");
+      const accepted = await this.#decide(conn, request, webRequest, options);
+      if (!accepted) {
+        await this.#flushAndEnd();
+        return undefined;
+      }
+      this.#protocol = accepted.protocol ?? "";
+      this.#open();
+      // Frames that came with the request were read by accept(): act on them now.
+      this.#afterInput();
+      void this.#pump();
+      return { ws: new WebSocketStreamBase(this), request: webRequest };
+    } catch (error) {
+      this.#failHandshake(error);
+      this.#dropTransport();
+      return undefined;
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  // Asks the upgrade hook and answers the handshake; true once accepted.
+  async #decide(conn: ServerConnection, request: UpgradeRequest, webRequest: Request, options: ServerOptions): Promise<AcceptOptions | undefined> {
+    let decision: UpgradeDecision;
+    try {
+      decision = await options.upgrade?.(webRequest, request);
+    } catch (error) {
+      conn.reject(500, { body: "Internal Server Error" });
+      this.#failHandshake(error, false);
+      return undefined;
+    }
+    if (decision instanceof Response) {
+      const body = new Uint8Array(await decision.arrayBuffer());
+      const headers: [string, string][] = [];
+      decision.headers.forEach((value, name) => {
+        if (!/^(connection|content-length|transfer-encoding)$/i.test(name)) headers.push([name, value]);
+      });
+      conn.reject(decision.status, { body, headers });
+      this.#failHandshake(new WebSocketError(`Upgrade refused: ${decision.status}`), false);
+      return undefined;
+    }
+    const accept: AcceptOptions = decision ?? {};
+    await conn.accept(accept);
+    return accept;
+  }
+
+  #handshakeEvents(events: ConnectionEvent[]): UpgradeRequest | undefined {
+    for (const event of events) {
+      if (event.type === "request") return event.request;
+      if (event.type === "handshake-error") this.#failHandshake(event.error, false);
+    }
+    return undefined;
+  }
+
+  #abortable<T>(value: T | Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      Promise.resolve(value).then(resolve, reject);
+    });
+  }
+
+  #attach(streams: ByteStreams): void {
+    this.#reader = streams.readable.getReader();
+    this.#writer = streams.writable.getWriter();
+    this.#writer.closed.catch(noop);
+  }
+
+  // Rejects `opened` and `closed`. `drop` false leaves the transport to the caller, which still
+  // has an HTTP rejection to write.
+  #failHandshake(error: unknown, drop = true): void {
+    if (this.#isOpen || this.#settled) return;
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#settled = true;
+    const reason = error instanceof WebSocketError ? error : new WebSocketError(
+      error instanceof Error ? error.message : "Handshake failed",
+      { closeCode: CloseCode.ABNORMAL_CLOSURE, cause: error },
+    );
+    this.#rejectOpened(reason);
+    this.#rejectClosed(reason);
+    if (!drop) return;
+    this.#conn?.receiveEof();
+    this.#dropTransport();
+  }
+
+  // The connection is OPEN: build the message streams and resolve `opened`.
+  #open(): void {
+    if (this.#settled) return;
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#isOpen = true;
+    const readable = new ReadableStream<string | Uint8Array>(
+      {
+        start: (controller) => {
+          this.#messages = controller;
+        },
+        pull: () => this.#onPull(),
+        cancel: (reason) => this.#closeWithReason(reason),
+      },
+      { highWaterMark: this.#readableHighWaterMark, size: messageSize },
+    );
+    const writable = new WritableStream<string | BufferSource>(
+      {
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#closeFromWritable(undefined),
+        abort: (reason) => this.#closeFromWritable(reason),
+      },
+      {
+        highWaterMark: 1,
+        size: () => {
+          this.#queuedWrites++;
+          return 1;
+        },
+      },
+    );
+    this.#startKeepalive();
+    this.#resolveOpened({ readable, writable, protocol: this.#protocol, extensions: this.#extensions });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  async #pump(): Promise<void> {
+    const reader = this.#reader!;
+    const conn = this.#conn!;
+    try {
+      for (;;) {
+        if (this.#messages !== undefined && (this.#messages.desiredSize ?? 1) <= 0 && !this.#readableDone) {
+          await new Promise<void>((resolve) => {
+            this.#resumeReading = resolve;
+          });
+        }
+        const { value, done } = await reader.read();
+        if (done) {
+          conn.receiveEof();
+          this.#afterInput();
+          break;
+        }
+        conn.receiveData(value);
+        this.#afterInput();
+        if (conn.state === State.CLOSED) break;
+      }
+    } catch (error) {
+      conn.receiveEof();
+      this.#afterInput(error);
+    }
+    this.#transportDone = true;
+    this.#finish();
+  }
+
+  #onPull(): void {
+    const resume = this.#resumeReading;
+    if (resume !== undefined) {
+      this.#resumeReading = undefined;
+      resume();
+    }
+    if (this.#awaitingDrain && this.#queueEmpty()) this.#afterDrain();
+  }
+
+  #queueEmpty(): boolean {
+    const messages = this.#messages;
+    return messages === undefined || messages.desiredSize === this.#readableHighWaterMark;
+  }
+
+  // Acts on the events of the input just fed, then flushes what they queued.
+  #afterInput(transportError?: unknown): void {
+    const conn = this.#conn!;
+    for (const event of conn.events()) this.#onEvent(event);
+    if (conn.state === State.CLOSED) {
+      this.#finish(transportError);
+    } else {
+      if (conn.closeExpected) this.#armCloseTimer();
+      this.#flush();
+    }
+  }
+
+  #onEvent(event: ConnectionEvent): void {
+    switch (event.type) {
+      case "text":
+      case "binary":
+        this.#messages?.enqueue(event.data);
+        break;
+      case "pong":
+        this.#clock.clearTimeout(this.#pongTimer);
+        this.#pongTimer = undefined;
+        break;
+      case "open":
+        this.#protocol = event.protocol;
+        this.#extensions = formatExtensionHeader(event.extensions);
+        this.#open();
+        break;
+      case "handshake-error":
+        this.#failHandshake(event.error);
+        break;
+      case "close":
+      case "error":
+        // The Close reply (or the failing Close) waits until the messages before it are read,
+        // so an application can still answer them (RFC 6455 §5.5.1).
+        this.#awaitingDrain = true;
+        this.#armCloseTimer();
+        if (this.#queueEmpty()) this.#afterDrain();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Every message before the Close was read: give the reader's answers a turn, then close.
+  #afterDrain(): void {
+    this.#awaitingDrain = false;
+    this.#clock.setTimeout(() => {
+      const conn = this.#conn!;
+      if (conn.closePending) conn.completeClose();
+      this.#closeReadable();
+      this.#flush();
+    }, 0);
+  }
+
+  #closeReadable(): void {
+    if (this.#readableDone) return;
+    this.#readableDone = true;
+    const conn = this.#conn!;
+    try {
+      if (conn.error !== undefined || (conn.state === State.CLOSED && !conn.wasClean && conn.closeReceived === undefined)) {
+        this.#messages?.error(this.#closeError());
+      } else {
+        this.#messages?.close();
+      }
+    } catch {
+      // Already closed or errored by a cancel.
+    }
+    this.#resumeReading?.();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  #write(chunk: string | BufferSource): Promise<void> | void {
+    this.#queuedWrites--;
+    const conn = this.#conn!;
+    if (conn.state !== State.OPEN || conn.closeSent !== undefined) {
+      this.#wakeCloseWaiter();
+      throw new WebSocketError("Cannot send: the connection is closing", { closeCode: conn.closeSent?.code ?? null! });
+    }
+    if (typeof chunk === "string") conn.sendText(chunk);
+    else if (chunk instanceof Uint8Array) conn.sendBinary(chunk);
+    else if (ArrayBuffer.isView(chunk)) conn.sendBinary(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    else if (chunk instanceof ArrayBuffer) conn.sendBinary(new Uint8Array(chunk));
+    else throw new TypeError("Cannot send: a message must be a string or a BufferSource");
+    this.#wakeCloseWaiter();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#schedule(this.#flushCallback);
+    }
+    if (this.#inflight >= this.#writableHighWaterMark) {
+      return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const conn = this.#conn;
+    const writer = this.#writer;
+    if (conn === undefined || writer === undefined || this.#transportClosing) return;
+    for (const chunk of conn.dataToSend()) {
+      const length = chunk.length;
+      this.#inflight += length;
+      writer.write(chunk).then(
+        () => this.#accepted(length),
+        (error: unknown) => this.#onTransportError(error),
+      );
+    }
+    if (conn.shouldCloseTransport) void this.#endTransport();
+  }
+
+  #accepted(length: number): void {
+    this.#inflight -= length;
+    if (this.#inflight < this.#writableHighWaterMark && this.#writeWaiters.length > 0) {
+      const waiters = this.#writeWaiters;
+      this.#writeWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #onTransportError(error: unknown): void {
+    this.#conn?.receiveEof();
+    this.#dropTransport();
+    this.#finish(error);
+  }
+
+  // Half-closes the transport once every queued byte is written (the server closes first,
+  // §7.1.1); the peer then closes its side, or the close timer drops it.
+  async #endTransport(): Promise<void> {
+    if (this.#transportClosing) return;
+    this.#transportClosing = true;
+    this.#armCloseTimer();
+    try {
+      await this.#writer?.close();
+    } catch {
+      // The transport is already gone.
+    }
+    // §7.1.7: after failing the connection there is nothing to wait for from the peer.
+    const conn = this.#conn;
+    if (conn !== undefined && conn.error !== undefined && conn.state !== State.CLOSED) {
+      this.#dropTransport();
+      conn.receiveEof();
+      this.#finish();
+    }
+  }
+
+  async #flushAndEnd(): Promise<void> {
+    this.#flush();
+    await this.#endTransport();
+    this.#dropTransport();
+  }
+
+  #dropTransport(): void {
+    this.#transportClosing = true;
+    this.#reader?.cancel().catch(noop);
+    this.#writer?.abort().catch(noop);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing
+
+  /** `close()` from the application. */
+  close(code: number | undefined, reason: string): void {
+    if (!this.#isOpen) {
+      this.#failHandshake(new WebSocketError("The opening handshake was aborted by close()", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
+      return;
+    }
+    if (code !== undefined && code !== CloseCode.NORMAL_CLOSURE && (code < 1000 || code > 4999)) {
+      throw new UsageError("WS_ERR_INVALID_CLOSE_CODE", `Invalid close code: ${code}`);
+    }
+    if (this.#userCloseRequested) return;
+    this.#userCloseRequested = true;
+    // Messages already written to the writable go out before the Close frame.
+    this.#whenWritesSeen(() => this.#sendClose(code, reason));
+  }
+
+  #sendClose(code: number | undefined, reason: string): void {
+    const conn = this.#conn!;
+    if (conn.closePending) conn.completeClose();
+    else if (conn.state === State.OPEN && conn.closeSent === undefined) conn.sendClose(code, reason);
+    else return;
+    this.#armCloseTimer();
+    this.#flush();
+  }
+
+  #whenWritesSeen(callback: () => void): void {
+    if (this.#queuedWrites <= 0) {
+      callback();
+      return;
+    }
+    const timer = this.#clock.setTimeout(() => {
+      this.#closeWaiter = undefined;
+      callback();
+    }, this.#closeTimeout);
+    this.#closeWaiter = () => {
+      if (this.#queuedWrites > 0) return;
+      this.#closeWaiter = undefined;
+      this.#clock.clearTimeout(timer);
+      // Let the sink's flush run first.
+      this.#schedule(callback);
+    };
+  }
+
+  #wakeCloseWaiter(): void {
+    this.#closeWaiter?.();
+  }
+
+  #closeWithReason(reason: unknown): void {
+    this.#readableDone = true;
+    try {
+      if (reason instanceof WebSocketError && reason.closeCode !== null) this.close(reason.closeCode, reason.reason);
+      else this.close(undefined, "");
+    } catch {
+      this.close(undefined, "");
+    }
+  }
+
+  #closeFromWritable(reason: unknown): void {
+    this.#closeWithReason(reason);
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#transportDone) return;
+    this.#closeTimer = this.#clock.setTimeout(() => {
+      this.#dropTransport();
+      this.#conn?.receiveEof();
+      this.#finish();
+    }, this.#closeTimeout);
+  }
+
+  #startKeepalive(): void {
+    const keepalive = this.#keepalive;
+    if (keepalive === undefined) return;
+    const tick = (): void => {
+      const conn = this.#conn!;
+      if (conn.state !== State.OPEN || conn.closeSent !== undefined) return;
+      if (this.#pongTimer === undefined) {
+        const payload = new Uint8Array(4);
+        new DataView(payload.buffer).setUint32(0, ++this.#pingCounter);
+        conn.sendPing(payload);
+        this.#flush();
+        this.#pongTimer = this.#clock.setTimeout(() => {
+          conn.failConnection(CloseCode.INTERNAL_ERROR, "keepalive ping timeout");
+          this.#flush();
+          this.#dropTransport();
+          conn.receiveEof();
+          this.#finish();
+        }, keepalive.timeout);
+      }
+      this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
+    };
+    this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
+  }
+
+  #closeError(cause?: unknown): WebSocketError {
+    const conn = this.#conn!;
+    const error = conn.error;
+    if (error !== undefined) {
+      return new WebSocketError(error.message, { closeCode: error.closeCode, cause: error });
+    }
+    return new WebSocketError("The connection closed without a closing handshake", {
+      closeCode: CloseCode.ABNORMAL_CLOSURE,
+      cause,
+    });
+  }
+
+  // The transport is gone (or given up on): settle `closed`, end the readable, stop the timers.
+  #finish(cause?: unknown): void {
+    const conn = this.#conn;
+    if (conn === undefined || conn.state !== State.CLOSED) return;
+    this.#clock.clearTimeout(this.#closeTimer);
+    this.#clock.clearTimeout(this.#keepaliveTimer);
+    this.#clock.clearTimeout(this.#pongTimer);
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#keepaliveTimer = this.#pongTimer = undefined;
+    this.#transportDone = true;
+    if (!this.#transportClosing) void this.#endTransport().then(() => this.#dropTransport());
+    if (!this.#isOpen) {
+      this.#failHandshake(cause ?? new WebSocketError("The connection closed during the opening handshake"));
+      return;
+    }
+    if (!this.#awaitingDrain) this.#closeReadable();
+    for (const wake of this.#writeWaiters) wake();
+    this.#writeWaiters = [];
+    if (this.#settled) return;
+    this.#settled = true;
+    const received = conn.closeReceived;
+    if (conn.wasClean && received !== undefined && conn.error === undefined) {
+      this.#resolveClosed({ closeCode: received.code, reason: received.reason });
+    } else if (received !== undefined && conn.error === undefined && conn.role === "server") {
+      // The server closes TCP first: a close frame received and answered is a clean close.
+      this.#resolveClosed({ closeCode: received.code, reason: received.reason });
+    } else {
+      this.#rejectClosed(this.#closeError(cause));
+    }
+  }
+}
+
+function messageSize(message: string | Uint8Array): number {
+  return typeof message === "string" ? message.length : message.byteLength;
+}
+
+// The validated request as a WHATWG Request, for the upgrade hook and the handler.
+function toWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"): Request {
+  const headers = new Headers();
+  for (const [name, value] of request.headers) headers.append(name, value);
+  const base = `${scheme === "wss:" ? "https" : "http"}://${request.host}`;
+  return new Request(new URL(request.target, base), { method: "GET", headers });
+}
