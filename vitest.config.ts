@@ -1,15 +1,21 @@
 import { defineConfig } from "vitest/config";
 
-// The same config runs under Node, Bun and Deno: core and the shared suite run everywhere, each
-// adapter's own tests only under its runtime.
+// The same config runs under Node, Bun and Deno: core runs everywhere, each adapter's own tests
+// only under its runtime. The shared behaviour suite runs from Node and spawns each runtime itself.
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
+// Workspace packages resolve to their TypeScript sources (the `wsstream-source` export
+// condition), so tests never run against a stale build.
+const conditions = ["wsstream-source", "module", "node", "development|production"];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     include: [
       "packages/core/test/**/*.test.ts",
-      "packages/test-suite/test/**/*.test.ts",
       `packages/${runtime}/test/**/*.test.ts`,
+      ...(runtime === "node" ? ["packages/test-suite/test/**/*.test.ts"] : []),
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -118,19 +118,27 @@ export class WebSocketStreamBase {
   readonly opened: Promise<WebSocketStreamOpen>;
   /** Resolves after a clean close; rejects with a {@link WebSocketError} otherwise. */
   readonly closed: Promise<WebSocketCloseInfo>;
-  /** The request URL (client) or the URL the client asked for (server). */
-  readonly url: string;
   readonly #session: Session;
 
   /**
-   * Use an adapter's `WebSocketStream` or {@link connectWebSocket} / {@link acceptWebSocket};
-   * this takes the session those build.
+   * Opens a client connection to `url` over `transport` (the streams, or a function of the URL
+   * that opens them). Adapters subclass this as `new WebSocketStream(url, options)`.
    */
-  constructor(session: Session) {
+  constructor(url: string | URL, transport: TransportSource, options?: ClientOptions);
+  /** @internal A server-side connection made by {@link acceptWebSocket}. */
+  constructor(session: Session);
+  constructor(urlOrSession: string | URL | Session, transport?: TransportSource, options: ClientOptions = {}) {
+    const session = urlOrSession instanceof Session
+      ? urlOrSession
+      : Session.client(urlOrSession, transport!, options);
     this.#session = session;
     this.opened = session.opened;
     this.closed = session.closed;
-    this.url = session.url;
+  }
+
+  /** The request URL (client) or the URL the client asked for (server). */
+  get url(): string {
+    return this.#session.url;
   }
 
   /**
@@ -156,7 +164,7 @@ export interface ClientOptions extends WebSocketStreamOptions, Omit<ClientConnec
  * request is written, the response checked, then messages flow.
  */
 export function connectWebSocket(url: string | URL, transport: TransportSource, options: ClientOptions = {}): WebSocketStreamBase {
-  return new WebSocketStreamBase(Session.client(url, transport, options));
+  return new WebSocketStreamBase(url, transport, options);
 }
 
 /** What a server's `upgrade` hook returns: how to accept, or a `Response` that refuses. */

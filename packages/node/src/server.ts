@@ -1,0 +1,196 @@
+/**
+ * The server: `serve()` on [`node:net`](https://nodejs.org/api/net.html) or
+ * [`node:tls`](https://nodejs.org/api/tls.html), and `handleUpgrade()` for an existing
+ * [`node:http`](https://nodejs.org/api/http.html#event-upgrade) server.
+ *
+ * @module
+ */
+import type { IncomingMessage } from "node:http";
+import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import {
+  acceptWebSocket,
+  type RequestHead,
+  type ServerOptions,
+  type UpgradeDecision,
+  type WebSocketStreamBase,
+} from "@wsstream/core";
+import { socketToStreams } from "./socket.ts";
+
+/** Receives each accepted connection; a throw or rejection closes it with 1011. */
+export type Handler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+
+/** Options of {@link serve}. */
+export interface ServeOptions extends Omit<ServerOptions, "head" | "scheme"> {
+  /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
+  readonly port?: number;
+  /** Address to listen on. Default `127.0.0.1`. */
+  readonly hostname?: string;
+  /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
+  readonly path?: string;
+  /** Serve `wss:`: passed to `tls.createServer()` (`key`, `cert`, ...). */
+  readonly tls?: TlsOptions;
+  /** Called with each open connection. */
+  readonly handler: Handler;
+}
+
+/** A running server. */
+export interface Server {
+  /** The bound port. */
+  readonly port: number;
+  readonly hostname: string;
+  /**
+   * Stops accepting, closes every connection with 1001 (messages already written are sent
+   * first) and resolves once all are closed (each bounded by `closeTimeout`).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a standalone WebSocket server.
+ *
+ * @example
+ * ```ts
+ * const server = await serve({
+ *   port: 9001,
+ *   handler: async (ws) => {
+ *     const { readable, writable } = await ws.opened;
+ *     await readable.pipeTo(writable); // echo
+ *   },
+ * });
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const connections = new Connections(options);
+  const listener: NetServer = options.tls === undefined
+    ? createTcpServer({ noDelay: true })
+    : createTlsServer({ ...options.tls, ALPNProtocols: ["http/1.1"] });
+  const event = options.tls === undefined ? "connection" : "secureConnection";
+  listener.on(event, (socket: Socket) => {
+    socket.setNoDelay(true);
+    connections.accept(socket, undefined, options.tls === undefined ? "ws:" : "wss:");
+  });
+  // A failed TLS handshake or a reset before the upgrade concerns that client only.
+  listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
+  const hostname = options.hostname ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port ?? 0, hostname, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const address = listener.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    port,
+    hostname,
+    close: async () => {
+      const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+      await connections.closeAll();
+      await stopped;
+    },
+  };
+}
+
+/** Options of {@link handleUpgrade}: those of {@link serve} that concern one connection. */
+export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" | "tls"> {}
+
+/**
+ * Takes over a request from a `node:http` or `node:https` server's `'upgrade'` event (Express,
+ * Fastify, Hono's Node server...): answers the handshake on `socket` and calls `handler`. The
+ * bytes in `head` are read as the first frames. Resolves with the connection, or `undefined`
+ * when the upgrade was refused (the refusal is written to the socket).
+ *
+ * @example
+ * ```ts
+ * httpServer.on("upgrade", (req, socket, head) => {
+ *   void handleUpgrade(req, socket, head, { handler: (ws) => chat(ws) });
+ * });
+ * ```
+ */
+export function handleUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: UpgradeOptions,
+): Promise<WebSocketStreamBase | undefined> {
+  const tcp = socket as Socket;
+  tcp.setTimeout(0);
+  tcp.setNoDelay(true);
+  const requestHead: RequestHead = {
+    method: request.method ?? "GET",
+    target: request.url ?? "/",
+    version: `HTTP/${request.httpVersion}`,
+    headers: pairs(request.rawHeaders),
+  };
+  const scheme = (socket as { encrypted?: boolean }).encrypted ? "wss:" : "ws:";
+  return new Connections(options).accept(tcp, { request: requestHead, rest: head }, scheme);
+}
+
+// The open connections of one server, so close() can reach them all.
+class Connections {
+  readonly #options: UpgradeOptions;
+  readonly #open = new Set<WebSocketStreamBase>();
+  readonly #sockets = new Set<Socket>();
+  #closing = false;
+
+  constructor(options: UpgradeOptions) {
+    this.#options = options;
+  }
+
+  async accept(socket: Socket, head: ServerOptions["head"], scheme: "ws:" | "wss:"): Promise<WebSocketStreamBase | undefined> {
+    if (this.#closing) {
+      socket.destroy();
+      return undefined;
+    }
+    this.#sockets.add(socket);
+    socket.once("close", () => this.#sockets.delete(socket));
+    const { path, handler, upgrade } = this.#options;
+    const accepted = await acceptWebSocket(socketToStreams(socket), {
+      schedule: setImmediate,
+      ...this.#options,
+      head,
+      scheme,
+      upgrade: (webRequest, info) => decide(webRequest, info, path, upgrade),
+    });
+    if (accepted === undefined) return undefined;
+    const { ws, request } = accepted;
+    this.#open.add(ws);
+    ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
+    if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
+    Promise.resolve()
+      .then(() => handler(ws, request))
+      .catch(() => ws.close({ closeCode: 1011, reason: "handler failed" }));
+    return ws;
+  }
+
+  async closeAll(): Promise<void> {
+    this.#closing = true;
+    const closing = [...this.#open].map((ws) => {
+      ws.close({ closeCode: 1001, reason: "server closing" });
+      return ws.closed.catch(() => undefined);
+    });
+    await Promise.all(closing);
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}
+
+function decide(
+  request: Request,
+  info: Parameters<NonNullable<ServerOptions["upgrade"]>>[1],
+  path: string | undefined,
+  upgrade: ServerOptions["upgrade"],
+): UpgradeDecision | Promise<UpgradeDecision> {
+  if (path !== undefined && new URL(request.url).pathname !== path) {
+    return new Response("Not Found", { status: 404 });
+  }
+  return upgrade?.(request, info);
+}
+
+function pairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}

@@ -1,0 +1,272 @@
+/**
+ * A Node [`net.Socket`](https://nodejs.org/api/net.html#class-netsocket) (or a
+ * [`tls.TLSSocket`](https://nodejs.org/api/tls.html#class-tlstlssocket)) as a pair of Web Streams
+ * of bytes, with backpressure in both directions: the socket is
+ * [paused](https://nodejs.org/api/stream.html#readablepause) while the readable's queue is full,
+ * and a write resolves only once the socket has accepted the bytes
+ * ([`'drain'`](https://nodejs.org/api/stream.html#event-drain)).
+ *
+ * @module
+ */
+
+import type { Socket } from "node:net";
+
+/** Options for {@link socketToStreams}. */
+export interface SocketStreamsOptions {
+  /** Bytes the readable side may hold before the socket is paused (default 64 KiB). */
+  readonly readableHighWaterMark?: number;
+}
+
+/** The two byte streams over one socket, made by {@link socketToStreams}. */
+export interface SocketStreams {
+  /**
+   * The bytes received, in the chunks the socket delivered them (views, never copies). Closes on
+   * the socket's [`'end'`](https://nodejs.org/api/net.html#event-end); errors on its
+   * [`'error'`](https://nodejs.org/api/net.html#event-error_1) or when it closes without an end
+   * (a reset). `cancel()` destroys the socket.
+   */
+  readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * The bytes to send. `write()` resolves once the socket accepted the bytes
+   * ([`socket.write()`](https://nodejs.org/api/stream.html#writablewritechunk-encoding-callback)
+   * returned `true`, or after `'drain'`); `close()` half-closes the socket
+   * ([`socket.end()`](https://nodejs.org/api/net.html#socketenddata-encoding-callback)) and
+   * resolves once everything is flushed; `abort()` destroys the socket.
+   */
+  readonly writable: WritableStream<Uint8Array>;
+  /**
+   * Writes several chunks as one batch: corked, then sent together in one `writev` system call.
+   * Returns `undefined` when the socket can take more at once, or a promise that resolves on
+   * `'drain'` (and rejects if the socket closes first); wait for it before writing again.
+   *
+   * It bypasses `writable`'s queue, so call it only while no `writable.write()` is pending (the
+   * WebSocket layer uses one or the other per connection), and not after `writable.close()`.
+   *
+   * @example
+   * ```ts
+   * const pending = streams.writeBatch([header, payload]);
+   * if (pending) await pending;
+   * ```
+   */
+  readonly writeBatch: (chunks: readonly Uint8Array[]) => Promise<void> | undefined;
+}
+
+const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * Turns a connected (or connecting) socket into a {@link SocketStreams} pair. The streams take
+ * over the socket's `'data'`, `'end'`, `'error'`, `'drain'`, `'finish'` and `'close'` events; read
+ * and write only through them from now on.
+ *
+ * The caller sets the socket up first: `socket.setNoDelay(true)` (a WebSocket frame must not wait
+ * for Nagle's algorithm), and `allowHalfOpen: true` when it made the socket, if it wants to keep
+ * writing after the peer's end (otherwise Node ends the socket as soon as the readable closes).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "node:net";
+ * const socket = connect(8080, "127.0.0.1").setNoDelay(true);
+ * const { readable, writable } = socketToStreams(socket);
+ * await readable.pipeTo(writable); // an echo
+ * ```
+ */
+export function socketToStreams(socket: Socket, options: SocketStreamsOptions = {}): SocketStreams {
+  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
+  if (!(highWaterMark > 0)) {
+    throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
+  }
+  const life = new SocketLife(socket);
+  return {
+    readable: createReadable(socket, life, highWaterMark),
+    writable: createWritable(socket, life),
+    writeBatch: (chunks) => writeBatch(socket, life, chunks),
+  };
+}
+
+/**
+ * The socket's lifecycle as both streams see it: the first error, and the `'drain'` and
+ * `'finish'` waits, which reject if the socket closes first.
+ */
+class SocketLife {
+  readonly #socket: Socket;
+  #error: unknown = undefined;
+  #closed = false;
+  #drain: Deferred | undefined;
+  #finish: Deferred | undefined;
+  readonly #closeListeners: Array<() => void> = [];
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    this.#closed = socket.destroyed;
+    socket.on("error", (error) => this.#recordError(error));
+    socket.on("drain", () => this.#settleDrain());
+    socket.on("finish", () => this.#settleFinish());
+    socket.on("close", () => this.#onClose());
+  }
+
+  /** Why the socket is gone: the socket's error, the local abort reason, or a plain close. */
+  get closedError(): unknown {
+    return this.#error ?? new Error("Socket closed before the end of the stream");
+  }
+
+  /** Whether the socket has closed or been destroyed. */
+  get closed(): boolean {
+    return this.#closed || this.#socket.destroyed;
+  }
+
+  /** Runs `listener` once the socket closes (at once if it already has). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
+  }
+
+  /** Destroys the socket; `reason` becomes the error the other stream reports. */
+  destroy(reason: unknown, message: string): void {
+    this.#recordError(reason instanceof Error ? reason : new Error(message, { cause: reason }));
+    this.#socket.destroy();
+  }
+
+  /** A promise for the next `'drain'`, shared by every writer waiting on it. */
+  waitForDrain(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError);
+    this.#drain ??= new Deferred();
+    return this.#drain.promise;
+  }
+
+  /** A promise for `'finish'` (everything written was flushed after `end()`). */
+  waitForFinish(): Promise<void> {
+    if (this.#socket.writableFinished) return Promise.resolve();
+    if (this.closed) return Promise.reject(this.closedError);
+    this.#finish ??= new Deferred();
+    return this.#finish.promise;
+  }
+
+  #recordError(error: unknown): void {
+    this.#error ??= error;
+  }
+
+  #settleDrain(): void {
+    const drain = this.#drain;
+    this.#drain = undefined;
+    drain?.resolve();
+  }
+
+  #settleFinish(): void {
+    const finish = this.#finish;
+    this.#finish = undefined;
+    finish?.resolve();
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    this.#drain?.reject(this.closedError);
+    this.#finish?.reject(this.closedError);
+    this.#drain = this.#finish = undefined;
+    for (const listener of this.#closeListeners.splice(0)) listener();
+  }
+}
+
+/** A promise with its settle functions. */
+class Deferred {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (reason: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/**
+ * The read side: flowing `'data'` into the controller, pausing the socket when the queue is full
+ * and resuming it on `pull()`.
+ */
+function createReadable(socket: Socket, life: SocketLife, highWaterMark: number): ReadableStream<Uint8Array> {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let paused = false;
+  let done = false;
+
+  const onData = (chunk: Buffer): void => {
+    // A view of the same bytes (Node gives every read its own ArrayBuffer), so consumers get a
+    // plain Uint8Array whose `slice()` copies, as everywhere else.
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if ((controller.desiredSize ?? 0) <= 0) {
+      paused = true;
+      socket.pause();
+    }
+  };
+  const finish = (end: (c: ReadableStreamDefaultController<Uint8Array>) => void): void => {
+    if (done) return;
+    done = true;
+    socket.off("data", onData);
+    end(controller);
+  };
+  const onEnd = (): void => finish((c) => c.close());
+  const onError = (error: unknown): void => finish((c) => c.error(error));
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+        if (socket.readableEnded) return onEnd();
+        if (life.closed) return onError(life.closedError);
+        socket.on("data", onData);
+        socket.on("end", onEnd);
+        socket.on("error", onError);
+        life.onClose(() => onError(life.closedError));
+        socket.resume(); // in case someone paused it before handing it over
+      },
+      pull() {
+        if (!paused) return;
+        paused = false;
+        socket.resume();
+      },
+      cancel(reason) {
+        done = true;
+        socket.off("data", onData);
+        life.destroy(reason, "The readable side was cancelled");
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark }),
+  );
+}
+
+/**
+ * The write side: `socket.write()` directly, waiting only when it returns `false`. The queue
+ * holds one chunk, so `writer.ready` tracks the socket's own buffer.
+ */
+function createWritable(socket: Socket, life: SocketLife): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    start(controller) {
+      life.onClose(() => {
+        if (!socket.writableFinished) controller.error(life.closedError);
+      });
+    },
+    write(chunk) {
+      // Returning undefined (not a promise) when the socket took the bytes saves a promise per
+      // chunk; the stream treats it as a write that already succeeded.
+      if (socket.write(chunk)) return undefined;
+      return life.waitForDrain();
+    },
+    close() {
+      if (!socket.writableEnded) socket.end();
+      return life.waitForFinish();
+    },
+    abort(reason) {
+      life.destroy(reason, "The writable side was aborted");
+    },
+  });
+}
+
+/** {@link SocketStreams.writeBatch}: the chunks corked into one `writev`. */
+function writeBatch(socket: Socket, life: SocketLife, chunks: readonly Uint8Array[]): Promise<void> | undefined {
+  if (life.closed) return Promise.reject(life.closedError);
+  let accepted = true;
+  socket.cork();
+  for (const chunk of chunks) accepted = socket.write(chunk);
+  socket.uncork();
+  return accepted ? undefined : life.waitForDrain();
+}
