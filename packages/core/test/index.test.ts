@@ -1,0 +1,64 @@
+// Pins the public API: a change here is a change users see.
+import { describe, expect, it } from "vitest";
+import * as core from "../src/index.ts";
+
+describe("the package root", () => {
+  it("exports exactly the public runtime names", () => {
+    expect(Object.keys(core).sort()).toEqual([
+      "ClientConnection",
+      "CloseCode",
+      "Connection",
+      "DEFAULT_MAX_FRAGMENTS",
+      "DEFAULT_MAX_MESSAGE_SIZE",
+      "FrameDecoder",
+      "HandshakeError",
+      "MAX_CLOSE_REASON_BYTES",
+      "Opcode",
+      "ProtocolError",
+      "RequestHeadParser",
+      "ResponseHeadParser",
+      "ServerConnection",
+      "State",
+      "UsageError",
+      "WEBSOCKET_GUID",
+      "WebSocketError",
+      "WebSocketStreamBase",
+      "acceptResponse",
+      "acceptWebSocket",
+      "applyMask",
+      "computeAcceptKey",
+      "connectWebSocket",
+      "createClientRequest",
+      "encodeClosePayload",
+      "encodeFrame",
+      "formatExtensionHeader",
+      "generateKey",
+      "getHeader",
+      "getHeaderValues",
+      "isValidWireCloseCode",
+      "parseClosePayload",
+      "parseExtensionHeader",
+      "rejectResponse",
+      "rejectionFor",
+      "validateUpgradeRequest",
+      "validateUpgradeResponse",
+    ]);
+  });
+
+  it("computes the RFC 6455 sample accept key from the root export", async () => {
+    expect(await core.computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==")).toBe("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    expect(atob(core.generateKey()).length).toBe(16);
+  });
+
+  it("keeps instanceof working across two copies of the package (Symbol.for brands)", () => {
+    class Foreign extends Error {}
+    const foreign = new Foreign("from another copy");
+    Object.defineProperty(foreign, Symbol.for("wsstream.ProtocolError"), { value: true });
+    expect(foreign).toBeInstanceOf(core.ProtocolError);
+    expect(new Error("plain")).not.toBeInstanceOf(core.ProtocolError);
+    const webError = new core.WebSocketError("x", { closeCode: 4000, reason: "r" });
+    expect(webError).toBeInstanceOf(core.WebSocketError);
+    expect(webError.name).toBe("WebSocketError");
+    expect(new core.UsageError("WS_ERR_INVALID_STATE", "m").name).toBe("UsageError");
+  });
+});
