@@ -82,6 +82,7 @@ export {
   type Clock,
   connectWebSocket,
   type KeepaliveOptions,
+  type MessageInput,
   type ServerOptions,
   type TransportSource,
   type UpgradeDecision,

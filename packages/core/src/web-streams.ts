@@ -59,12 +59,15 @@ export interface WebSocketStreamOptions extends ConnectionOptions, HttpHeadLimit
   readonly writableHighWaterMark?: number;
 }
 
+/** What the message writable takes: a `string` is sent as text, bytes as binary. */
+export type MessageInput = string | ArrayBuffer | ArrayBufferView;
+
 /** What `opened` resolves with. */
 export interface WebSocketStreamOpen {
   /** Received messages: `string` for text, `Uint8Array` for binary. */
   readonly readable: ReadableStream<string | Uint8Array>;
-  /** Messages to send: a `string` is sent as text, a `BufferSource` as binary. */
-  readonly writable: WritableStream<string | BufferSource>;
+  /** Messages to send: a `string` is sent as text, an `ArrayBuffer` or typed array as binary. */
+  readonly writable: WritableStream<MessageInput>;
   /** The subprotocol agreed, or `""`. */
   readonly protocol: string;
   /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
@@ -440,7 +443,7 @@ export class Session {
       },
       { highWaterMark: this.#readableHighWaterMark, size: messageSize },
     );
-    const writable = new WritableStream<string | BufferSource>(
+    const writable = new WritableStream<MessageInput>(
       {
         write: (chunk) => this.#write(chunk),
         close: () => this.#closeFromWritable(undefined),
@@ -576,7 +579,7 @@ export class Session {
   // ---------------------------------------------------------------------------------------------
   // Writing
 
-  #write(chunk: string | BufferSource): Promise<void> | void {
+  #write(chunk: MessageInput): Promise<void> | void {
     this.#queuedWrites--;
     const conn = this.#conn!;
     if (conn.state !== State.OPEN || conn.closeSent !== undefined) {
@@ -587,7 +590,7 @@ export class Session {
     else if (chunk instanceof Uint8Array) conn.sendBinary(chunk);
     else if (ArrayBuffer.isView(chunk)) conn.sendBinary(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     else if (chunk instanceof ArrayBuffer) conn.sendBinary(new Uint8Array(chunk));
-    else throw new TypeError("Cannot send: a message must be a string or a BufferSource");
+    else throw new TypeError("Cannot send: a message must be a string, an ArrayBuffer or a typed array");
     this.#wakeCloseWaiter();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
