@@ -149,6 +149,11 @@ export class Connection {
     return this.#state === State.CLOSING || this.#closeReceived !== undefined || this.#error !== undefined;
   }
 
+  /** Bytes queued for the transport and not yet taken by {@link dataToSend}. */
+  get bufferedAmount(): number {
+    return this.#outBytes;
+  }
+
   /** Whether the closing handshake completed: a Close sent, a Close received and the transport closed. */
   get wasClean(): boolean {
     return this.#state === State.CLOSED && this.#closeSent !== undefined && this.#closeReceived !== undefined;

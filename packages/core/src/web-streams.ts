@@ -300,6 +300,11 @@ export class Session {
     this.#handshakeTimer = this.#clock.setTimeout(() => {
       abort.abort(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
     }, this.#handshakeTimeout);
+    // The user's signal and the handshake timer abort the handshake until it settles.
+    this.opened.then(
+      () => signal?.removeEventListener("abort", onAbort),
+      () => signal?.removeEventListener("abort", onAbort),
+    );
     try {
       if (signal?.aborted) throw signal.reason;
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -316,8 +321,6 @@ export class Session {
       void this.#pump();
     } catch (error) {
       this.#failHandshake(error);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -401,7 +404,16 @@ export class Session {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-      Promise.resolve(value).then(resolve, reject);
+      Promise.resolve(value).then((result) => {
+        if (!signal.aborted) {
+          resolve(result);
+          return;
+        }
+        // Opened after the abort: nobody will use it, so close it.
+        const streams = result as unknown as Partial<ByteStreams>;
+        streams.readable?.cancel(signal.reason).catch(noop);
+        streams.writable?.abort(signal.reason).catch(noop);
+      }, reject);
     });
   }
 
@@ -592,11 +604,14 @@ export class Session {
     else if (chunk instanceof ArrayBuffer) conn.sendBinary(new Uint8Array(chunk));
     else throw new TypeError("Cannot send: a message must be a string, an ArrayBuffer or a typed array");
     this.#wakeCloseWaiter();
-    if (!this.#flushScheduled) {
+    if (conn.bufferedAmount >= this.#writableHighWaterMark) {
+      // A producer that never yields would otherwise grow the queue without bound.
+      this.#flush();
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       this.#schedule(this.#flushCallback);
     }
-    if (this.#inflight >= this.#writableHighWaterMark) {
+    if (this.#inflight + conn.bufferedAmount >= this.#writableHighWaterMark) {
       return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
     }
   }
@@ -804,7 +819,8 @@ export class Session {
   }
 }
 
-function messageSize(message: string | Uint8Array): number {
+function messageSize(message?: string | Uint8Array): number {
+  if (message === undefined) return 0;
   return typeof message === "string" ? message.length : message.byteLength;
 }
 

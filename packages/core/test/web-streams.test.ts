@@ -201,6 +201,48 @@ describe("WebSocketStream over an in-memory transport", () => {
     await within(client.closed);
   });
 
+  it("bounds what a producer that never yields can queue when flushes run on a later turn", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    // The server end is never read: only the transport's own small buffers take bytes.
+    void serverSide;
+    const accepting = acceptWebSocket(serverSide);
+    const client = connectWebSocket("ws://test.invalid/", clientSide, {
+      schedule: (callback) => setTimeout(callback, 0),
+      writableHighWaterMark: 256 * 1024,
+    });
+    const server = (await within(accepting))!.ws;
+    await within(client.opened);
+    await server.opened;
+    const { writable } = await client.opened;
+    const writer = writable.getWriter();
+    const payload = new Uint8Array(64 * 1024);
+    let written = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 200; i++) {
+        await writer.write(payload);
+        written++;
+      }
+    })();
+    writing.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // 200 x 64 KiB = 12.5 MiB; the client may hold its 256 KiB mark plus what the server's queue
+    // (1 MiB) and the transport take, never everything.
+    expect(written).toBeLessThan(40);
+    expect(await stillPending(writing, 20)).toBe(true);
+    client.close();
+  });
+
+  it("aborts a handshake whose request was already sent", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    const peer = new RawPeer(serverSide);
+    const controller = new AbortController();
+    const client = connectWebSocket("ws://test.invalid/", clientSide, { signal: controller.signal });
+    await peer.until(() => new TextDecoder().decode(peer.bytes()).includes("\r\n\r\n"));
+    controller.abort(new Error("gave up"));
+    await expect(within(client.opened, 500)).rejects.toThrow("gave up");
+    expect(await within(peer.ended, 500)).toBeDefined();
+  });
+
   it("gives up on a silent peer after closeTimeout and reports 1006", async () => {
     const [clientSide, serverSide] = memoryPair();
     const accepting = acceptWebSocket(serverSide, { closeTimeout: 50 });

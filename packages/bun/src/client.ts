@@ -1,0 +1,85 @@
+/**
+ * The client: `new WebSocketStream(url)` over
+ * [`Bun.connect`](https://bun.com/docs/runtime/networking/tcp#create-a-connection-bun-connect),
+ * TCP for `ws:` and TLS for `wss:`.
+ *
+ * @module
+ */
+import type { TLSOptions } from "bun";
+import { type ClientOptions, WebSocketStreamBase } from "@wsstream/core";
+import { SocketStreams, type StreamSocket } from "./socket.ts";
+
+/** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
+export interface WebSocketStreamOptions extends ClientOptions {
+  /**
+   * Passed to `Bun.connect()` as [`tls`](https://bun.com/reference/bun/TLSOptions) for `wss:`
+   * URLs, e.g. `{ ca }` or `{ rejectUnauthorized: false }`.
+   */
+  readonly tls?: TLSOptions;
+}
+
+/**
+ * A WebSocket client shaped like the WHATWG `WebSocketStream`.
+ *
+ * @example
+ * ```ts
+ * const ws = new WebSocketStream("ws://127.0.0.1:9001/");
+ * const { readable, writable } = await ws.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * const { value } = await readable.getReader().read();
+ * ws.close({ closeCode: 1000, reason: "done" });
+ * ```
+ */
+export class WebSocketStream extends WebSocketStreamBase {
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    // The core's default `schedule` (a microtask) on purpose: with a macrotask, a producer that
+    // awaits each write never lets the flush run, and writes queue without bound.
+    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
+  }
+}
+
+/**
+ * Connects a TCP (or, for `wss:`, TLS) socket to the URL's host and port, as byte streams.
+ * Resolves after the TLS handshake, once the server's certificate was accepted; `signal` aborts
+ * the attempt and closes the socket.
+ */
+export async function openSocket(url: URL, tls: TLSOptions | undefined, signal: AbortSignal): Promise<SocketStreams> {
+  const secure = url.protocol === "wss:";
+  signal.throwIfAborted();
+  const streams = new SocketStreams();
+  const connecting = Bun.connect<SocketStreams | undefined>({
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port || (secure ? 443 : 80)),
+    tls: secure ? (tls ?? true) : undefined,
+    allowHalfOpen: true,
+    data: streams,
+    socket: SocketStreams.handlers,
+  });
+  connecting.catch((error: unknown) => streams.destroy(error, "The connection failed"));
+  const onAbort = (): void => streams.destroy(signal.reason, "The connection was aborted");
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const socket = await streams.opened;
+    if (secure) checkAuthorized(socket, tls);
+    socket.setNoDelay(true);
+    return streams;
+  } catch (error) {
+    streams.destroy(error);
+    // Before `open` (during the TLS handshake) only the promise has the socket.
+    connecting.then((socket) => socket.terminate(), () => {});
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Bun calls `open` even when the server's certificate failed verification, then closes the
+ * socket itself (see [`authorized`](https://bun.com/reference/bun/Socket/authorized)): report why.
+ */
+function checkAuthorized(socket: StreamSocket, tls: TLSOptions | undefined): void {
+  const verify = tls?.rejectUnauthorized ?? Bun.env.NODE_TLS_REJECT_UNAUTHORIZED !== "0";
+  if (!verify || socket.authorized) return;
+  throw socket.getAuthorizationError() ?? new Error("The server's certificate was not authorized");
+}

@@ -1,0 +1,18 @@
+/**
+ * `@wsstream/bun`: the wsstream WebSocket client and server on Bun's sockets.
+ *
+ * @module
+ */
+export { openSocket, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
+export { type Handler, serve, type ServeOptions, type Server } from "./server.ts";
+export { SocketStreams, type SocketStreamsOptions, type StreamSocket } from "./socket.ts";
+export {
+  CloseCode,
+  HandshakeError,
+  ProtocolError,
+  UsageError,
+  WebSocketError,
+  WebSocketStreamBase,
+  type WebSocketCloseInfo,
+  type WebSocketStreamOpen,
+} from "@wsstream/core";

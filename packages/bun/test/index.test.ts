@@ -1,0 +1,27 @@
+// Pins the public API: a change here is a change users see.
+import { describe, expect, it } from "vitest";
+import * as core from "@wsstream/core";
+import * as bun from "../src/index.ts";
+
+describe("the package root", () => {
+  it("exports exactly the public runtime names", () => {
+    expect(Object.keys(bun).sort()).toEqual([
+      "CloseCode",
+      "HandshakeError",
+      "ProtocolError",
+      "SocketStreams",
+      "UsageError",
+      "WebSocketError",
+      "WebSocketStream",
+      "WebSocketStreamBase",
+      "openSocket",
+      "serve",
+    ]);
+  });
+
+  it("re-exports the core's classes themselves, so instanceof works across both packages", () => {
+    expect(bun.WebSocketStreamBase).toBe(core.WebSocketStreamBase);
+    expect(bun.WebSocketError).toBe(core.WebSocketError);
+    expect(new bun.WebSocketStream("ws://127.0.0.1:1/", { signal: AbortSignal.abort() })).toBeInstanceOf(core.WebSocketStreamBase);
+  });
+});
