@@ -247,7 +247,10 @@ export class Session {
   #queuedWrites = 0;
   #closeWaiter: (() => void) | undefined;
   #transportClosing = false;
+  #ending: Promise<void> | undefined;
   #transportDone = false;
+  // A failure decided here (keepalive timeout) rather than by the peer.
+  #localFailure: WebSocketError | undefined;
   #closeTimer: unknown;
   #handshakeTimer: unknown;
   #keepaliveTimer: unknown;
@@ -648,9 +651,14 @@ export class Session {
   }
 
   // Half-closes the transport once every queued byte is written (the server closes first,
-  // §7.1.1); the peer then closes its side, or the close timer drops it.
-  async #endTransport(): Promise<void> {
-    if (this.#transportClosing) return;
+  // §7.1.1); the peer then closes its side, or the close timer drops it. Every caller waits for
+  // the same half-close, so nothing is dropped while still being written.
+  #endTransport(): Promise<void> {
+    this.#ending ??= this.#closeWriter();
+    return this.#ending;
+  }
+
+  async #closeWriter(): Promise<void> {
     this.#transportClosing = true;
     this.#armCloseTimer();
     try {
@@ -763,11 +771,18 @@ export class Session {
         conn.sendPing(payload);
         this.#flush();
         this.#pongTimer = this.#clock.setTimeout(() => {
+          this.#localFailure = new WebSocketError("Keepalive timeout: no pong received", {
+            closeCode: CloseCode.INTERNAL_ERROR,
+          });
           conn.failConnection(CloseCode.INTERNAL_ERROR, "keepalive ping timeout");
           this.#flush();
-          this.#dropTransport();
-          conn.receiveEof();
-          this.#finish();
+          // The Close frame goes out before the transport is dropped: the peer is unresponsive,
+          // not gone, and should learn why.
+          void this.#endTransport().then(() => {
+            this.#dropTransport();
+            conn.receiveEof();
+            this.#finish();
+          });
         }, keepalive.timeout);
       }
       this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
@@ -776,6 +791,7 @@ export class Session {
   }
 
   #closeError(cause?: unknown): WebSocketError {
+    if (this.#localFailure !== undefined) return this.#localFailure;
     const conn = this.#conn!;
     const error = conn.error;
     if (error !== undefined) {

@@ -1,0 +1,147 @@
+/**
+ * A chat room: a `node:http` server that serves one page at `/` and upgrades `/chat` with
+ * `handleUpgrade()`. Every text message a member sends goes to every open connection, the sender
+ * included. Run it with `pnpm demo` and open the printed URL in two tabs.
+ *
+ * `PORT` (default 8080, 0 picks a free one) and `HOST` (default 127.0.0.1) choose where it
+ * listens; once ready it prints `chat on http://HOST:PORT` with the port actually bound.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { handleUpgrade, type WebSocketStreamBase } from "@wsstream/node";
+
+/** Messages over this many bytes close the sender's connection with 1009. */
+const MAX_MESSAGE_BYTES = 4096;
+
+const port = Number(process.env.PORT ?? 8080);
+const hostname = process.env.HOST ?? "127.0.0.1";
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be an integer from 0 to 65535: ${process.env.PORT}`);
+  process.exit(2);
+}
+
+const page = await readFile(new URL("./index.html", import.meta.url));
+
+/** One open connection of the room. */
+interface Member {
+  readonly ws: WebSocketStreamBase;
+  readonly writer: WritableStreamDefaultWriter<string>;
+}
+
+const room = new Set<Member>();
+
+/** Sends `text` to every member. */
+function broadcast(text: string): void {
+  for (const member of room) {
+    // A write waits while 1 MiB is still unsent to that member; one more queued behind it means
+    // the member is not keeping up. Drop it rather than queue messages for it without bound.
+    if ((member.writer.desiredSize ?? 0) <= 0) {
+      leave(member, 1008, "too slow");
+      continue;
+    }
+    member.writer.write(text).catch(() => room.delete(member));
+  }
+}
+
+function leave(member: Member, closeCode: number, reason: string): void {
+  room.delete(member);
+  member.ws.close({ closeCode, reason });
+}
+
+/** Runs one connection: joins the room, broadcasts what it sends, leaves when it closes. */
+async function join(ws: WebSocketStreamBase): Promise<void> {
+  const { readable, writable } = await ws.opened;
+  const member: Member = { ws, writer: writable.getWriter() };
+  room.add(member);
+  const reader = readable.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (typeof value !== "string") {
+        leave(member, 1003, "text messages only");
+        break;
+      }
+      broadcast(value);
+    }
+  } catch {
+    // The connection failed (a message over the limit, a protocol error, a reset): it is closed.
+  } finally {
+    room.delete(member);
+    reader.releaseLock();
+  }
+}
+
+/**
+ * The upgrade hook. A browser always sends `Origin`, and lets any page open a WebSocket to any
+ * server: only this page's own origin may join. Clients that are not browsers send none.
+ */
+function sameOrigin(request: Request): Response | undefined {
+  const origin = request.headers.get("origin");
+  if (origin === null) return undefined;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    // `Origin: null` (a sandboxed page, a file) or garbage.
+  }
+  if (host === new URL(request.url).host) return undefined;
+  return new Response("Cross-origin WebSocket connections are not allowed\n", { status: 403 });
+}
+
+function onRequest(request: IncomingMessage, response: ServerResponse): void {
+  const { pathname } = new URL(request.url ?? "/", "http://localhost");
+  if (pathname === "/" && (request.method === "GET" || request.method === "HEAD")) {
+    response.writeHead(200, {
+      "Content-Type": "text/html; charset=utf-8",
+      "Content-Length": page.length,
+      "Cache-Control": "no-store",
+    });
+    response.end(request.method === "HEAD" ? undefined : page);
+  } else if (pathname === "/chat") {
+    response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain" }).end("Connect with a WebSocket\n");
+  } else {
+    response.writeHead(404, { "Content-Type": "text/plain" }).end("Not Found\n");
+  }
+}
+
+const server = createServer(onRequest);
+server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  handleUpgrade(request, socket, head, {
+    path: "/chat",
+    maxMessageSize: MAX_MESSAGE_BYTES,
+    // Browsers and proxies drop idle connections: ping every 30 s.
+    keepalive: { interval: 30_000, timeout: 10_000 },
+    upgrade: sameOrigin,
+    handler: join,
+  }).catch(() => socket.destroy());
+});
+
+await new Promise<void>((resolve, reject) => {
+  server.once("error", reject);
+  server.listen(port, hostname, () => resolve());
+});
+const address = server.address();
+const boundPort = typeof address === "object" && address !== null ? address.port : port;
+const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+console.log(`chat on http://${host}:${boundPort}`);
+
+let stopping = false;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+  stopping = true;
+  server.close();
+  server.closeAllConnections();
+  const closing = [...room].map((member) => {
+    leave(member, 1001, "server shutting down");
+    return member.ws.closed.catch(() => {});
+  });
+  // Each close is bounded by the close timeout; do not wait on a peer that never answers.
+  await Promise.race([Promise.all(closing), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  process.exit(0);
+}
+process.on("SIGINT", (signal) => void stop(signal));
+process.on("SIGTERM", (signal) => void stop(signal));

@@ -1,0 +1,46 @@
+/**
+ * An echo server on Node: every message comes back unchanged (text as text, binary as binary)
+ * until the peer closes. Run it with `pnpm echo:node`; `PORT` (default 9001, 0 picks a free one)
+ * and `HOST` (default 127.0.0.1) choose where it listens. Once ready it prints one line,
+ * `listening on ws://HOST:PORT`, with the port actually bound. SIGINT or SIGTERM closes every
+ * connection with 1001 and exits.
+ *
+ * @module
+ */
+import { serve } from "@wsstream/node";
+
+const MiB = 1024 * 1024;
+
+const port = Number(process.env.PORT ?? 9001);
+const hostname = process.env.HOST ?? "127.0.0.1";
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be an integer from 0 to 65535: ${process.env.PORT}`);
+  process.exit(2);
+}
+
+const server = await serve({
+  port,
+  hostname,
+  maxMessageSize: 64 * MiB,
+  handler: async (ws) => {
+    const { readable, writable } = await ws.opened;
+    // Ends when the peer closes: the readable closes, and pipeTo() closes the writable, which
+    // answers the peer's Close. A failed connection errors both sides; nothing is left to do.
+    await readable.pipeTo(writable).catch(() => {});
+  },
+});
+
+const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+console.log(`listening on ws://${host}:${server.port}`);
+
+let stopping = false;
+function stop(signal: NodeJS.Signals): void {
+  if (stopping) {
+    // A second signal: do not wait for slow peers any longer.
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  }
+  stopping = true;
+  void server.close().then(() => process.exit(0));
+}
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
