@@ -1,0 +1,46 @@
+/**
+ * An echo server on Deno: every message comes back unchanged (text as text, binary as binary)
+ * until the peer closes. Run it with `pnpm echo:deno`; `PORT` (default 9001, 0 picks a free one)
+ * and `HOST` (default 127.0.0.1) choose where it listens. Once ready it prints one line,
+ * `listening on ws://HOST:PORT`, with the port actually bound. SIGINT or SIGTERM closes every
+ * connection with 1001 and exits.
+ *
+ * @module
+ */
+import { serve } from "@wsstream/deno";
+
+const MiB = 1024 * 1024;
+
+const port = Number(Deno.env.get("PORT") ?? 9001);
+const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be an integer from 0 to 65535: ${Deno.env.get("PORT")}`);
+  Deno.exit(2);
+}
+
+const server = await serve({
+  port,
+  hostname,
+  maxMessageSize: 64 * MiB,
+  handler: async (ws) => {
+    const { readable, writable } = await ws.opened;
+    // Ends when the peer closes: the readable closes, and pipeTo() closes the writable, which
+    // answers the peer's Close. A failed connection errors both sides; nothing is left to do.
+    await readable.pipeTo(writable).catch(() => {});
+  },
+});
+
+const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+console.log(`listening on ws://${host}:${server.port}`);
+
+let stopping = false;
+function stop(signal: "SIGINT" | "SIGTERM"): void {
+  if (stopping) {
+    // A second signal: do not wait for slow peers any longer.
+    Deno.exit(signal === "SIGINT" ? 130 : 143);
+  }
+  stopping = true;
+  void server.close().then(() => Deno.exit(0));
+}
+Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));

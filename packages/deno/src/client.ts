@@ -1,0 +1,64 @@
+/**
+ * The client: `new WebSocketStream(url)` over
+ * [`Deno.connect`](https://docs.deno.com/api/deno/~/Deno.connect) for `ws:`, and over
+ * [`Deno.startTls`](https://docs.deno.com/api/deno/~/Deno.startTls) on top of it for `wss:`.
+ *
+ * @module
+ */
+import { type ClientOptions, WebSocketStreamBase } from "@wsstream/core";
+import { socketToStreams, type SocketStreams } from "./socket.ts";
+
+/** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
+export interface WebSocketStreamOptions extends ClientOptions {
+  /**
+   * Passed to [`Deno.startTls()`](https://docs.deno.com/api/deno/~/Deno.StartTlsOptions) for
+   * `wss:` URLs, e.g. `{ caCerts: [pem] }`; `hostname` defaults to the URL's host.
+   */
+  readonly tls?: Deno.StartTlsOptions;
+}
+
+/**
+ * A WebSocket client shaped like the WHATWG `WebSocketStream`.
+ *
+ * @example
+ * ```ts
+ * const ws = new WebSocketStream("ws://127.0.0.1:9001/");
+ * const { readable, writable } = await ws.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * const { value } = await readable.getReader().read();
+ * ws.close({ closeCode: 1000, reason: "done" });
+ * ```
+ */
+export class WebSocketStream extends WebSocketStreamBase {
+  /** Starts connecting at once: `opened` resolves after the handshake, or rejects. */
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    // Frames are flushed on the core's default `schedule` (a microtask), as in the Bun adapter.
+    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
+  }
+}
+
+/**
+ * Connects a TCP (or TLS) connection to the URL's host and port, as byte streams: the transport
+ * of {@link WebSocketStream}, for building a client with `connectWebSocket()` from the core.
+ * Rejects with Deno's error (`ConnectionRefused`...) or, once `signal` aborts, its reason; a
+ * connection made after the abort is closed.
+ *
+ * TLS runs on a TCP connection opened first so that Nagle's algorithm can be turned off
+ * ([`setNoDelay`](https://docs.deno.com/api/deno/~/Deno.TcpConn.setNoDelay)), which
+ * [`Deno.connectTls`](https://docs.deno.com/api/deno/~/Deno.connectTls) does not offer. The TLS
+ * handshake itself happens with the first read or write.
+ */
+export async function openSocket(url: URL, tls: Deno.StartTlsOptions | undefined, signal: AbortSignal): Promise<SocketStreams> {
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const secure = url.protocol === "wss:";
+  const port = Number(url.port || (secure ? 443 : 80));
+  const tcp = await Deno.connect({ hostname, port, signal });
+  tcp.setNoDelay(true);
+  const conn = secure ? await Deno.startTls(tcp, { hostname, alpnProtocols: ["http/1.1"], ...tls }) : tcp;
+  if (signal.aborted) {
+    conn.close();
+    throw signal.reason;
+  }
+  return socketToStreams(conn);
+}

@@ -1,0 +1,29 @@
+// Pins the public API: a change here is a change users see.
+import { describe, expect, it } from "vitest";
+import * as core from "@wsstream/core";
+import * as deno from "../src/index.ts";
+
+describe("the package root", () => {
+  it("exports exactly the public runtime names", () => {
+    expect(Object.keys(deno).sort()).toEqual([
+      "CloseCode",
+      "HandshakeError",
+      "ProtocolError",
+      "UsageError",
+      "WebSocketError",
+      "WebSocketStream",
+      "WebSocketStreamBase",
+      "handleConnection",
+      "openSocket",
+      "serve",
+      "socketToStreams",
+    ]);
+  });
+
+  it("re-exports the core's classes themselves, so instanceof works across both packages", () => {
+    expect(deno.WebSocketStreamBase).toBe(core.WebSocketStreamBase);
+    expect(deno.WebSocketError).toBe(core.WebSocketError);
+    const ws = new deno.WebSocketStream("ws://127.0.0.1:1/", { signal: AbortSignal.abort() });
+    expect(ws).toBeInstanceOf(core.WebSocketStreamBase);
+  });
+});
