@@ -20,7 +20,12 @@ import type { HttpHeadLimits, RequestHead } from "./http-head.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 
-/** A byte transport as a pair of Web Streams. */
+/**
+ * A byte transport as a pair of Web Streams. The chunks the readable yields become the
+ * connection's: payloads are unmasked in place and binary messages may be views of them, so a
+ * transport must never write into a chunk again after handing it out (a slab that hands out
+ * fresh regions is fine; one buffer reused for every read is not).
+ */
 export interface ByteStreams {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
