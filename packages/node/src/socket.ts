@@ -31,16 +31,18 @@ export interface SocketStreams {
    * ([`socket.write()`](https://nodejs.org/api/stream.html#writablewritechunk-encoding-callback)
    * returned `true`, or after `'drain'`); `close()` half-closes the socket
    * ([`socket.end()`](https://nodejs.org/api/net.html#socketenddata-encoding-callback)) and
-   * resolves once everything is flushed; `abort()` destroys the socket.
+   * resolves once everything is flushed; `abort()` destroys the socket. The socket is corked until
+   * the end of the tick, so a burst of writes leaves in one `writev` system call.
    */
   readonly writable: WritableStream<Uint8Array>;
   /**
-   * Writes several chunks as one batch: corked, then sent together in one `writev` system call.
-   * Returns `undefined` when the socket can take more at once, or a promise that resolves on
-   * `'drain'` (and rejects if the socket closes first); wait for it before writing again.
+   * Writes several chunks at once without going through `writable`: no promise per chunk, and the
+   * chunks join the tick's cork like any other write. Returns `undefined` when the socket can take
+   * more at once, or a promise that resolves on `'drain'` (and rejects if the socket closes
+   * first); wait for it before writing again. The fast path for a frame's header and payload.
    *
-   * It bypasses `writable`'s queue, so call it only while no `writable.write()` is pending (the
-   * WebSocket layer uses one or the other per connection), and not after `writable.close()`.
+   * It bypasses `writable`'s queue, so call it only while no `writable.write()` is pending (or the
+   * bytes may overtake queued ones), and not after `writable.close()`.
    *
    * @example
    * ```ts
@@ -76,11 +78,40 @@ export function socketToStreams(socket: Socket, options: SocketStreamsOptions = 
     throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
   }
   const life = new SocketLife(socket);
+  const cork = new TickCork(socket);
   return {
     readable: createReadable(socket, life, highWaterMark),
-    writable: createWritable(socket, life),
-    writeBatch: (chunks) => writeBatch(socket, life, chunks),
+    writable: createWritable(socket, life, cork),
+    writeBatch: (chunks) => writeBatch(socket, life, cork, chunks),
   };
+}
+
+/**
+ * Corks the socket until the current tick ends, so the writes of one burst (a loop of awaited
+ * writes runs entirely in microtasks) leave in one `writev` system call instead of one each. A
+ * burst ends by itself when the socket's buffer reaches its high-water mark: `write()` returns
+ * `false` and the writer waits for `'drain'`, which follows the uncork.
+ * See [`socket.cork()`](https://nodejs.org/api/stream.html#writablecork).
+ */
+class TickCork {
+  readonly #socket: Socket;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  /** Corks the socket, if not already, and schedules the uncork for the end of this tick. */
+  cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(this.#uncork);
+  }
 }
 
 /**
@@ -238,7 +269,7 @@ function createReadable(socket: Socket, life: SocketLife, highWaterMark: number)
  * The write side: `socket.write()` directly, waiting only when it returns `false`. The queue
  * holds one chunk, so `writer.ready` tracks the socket's own buffer.
  */
-function createWritable(socket: Socket, life: SocketLife): WritableStream<Uint8Array> {
+function createWritable(socket: Socket, life: SocketLife, cork: TickCork): WritableStream<Uint8Array> {
   return new WritableStream<Uint8Array>({
     start(controller) {
       life.onClose(() => {
@@ -248,6 +279,7 @@ function createWritable(socket: Socket, life: SocketLife): WritableStream<Uint8A
     write(chunk) {
       // Returning undefined (not a promise) when the socket took the bytes saves a promise per
       // chunk; the stream treats it as a write that already succeeded.
+      cork.cork();
       if (socket.write(chunk)) return undefined;
       return life.waitForDrain();
     },
@@ -261,12 +293,15 @@ function createWritable(socket: Socket, life: SocketLife): WritableStream<Uint8A
   });
 }
 
-/** {@link SocketStreams.writeBatch}: the chunks corked into one `writev`. */
-function writeBatch(socket: Socket, life: SocketLife, chunks: readonly Uint8Array[]): Promise<void> | undefined {
-  if (life.closed) return Promise.reject(life.closedError);
+/** {@link SocketStreams.writeBatch}: the chunks written under the tick's cork. */
+function writeBatch(
+  socket: Socket,
+  life: SocketLife,
+  cork: TickCork,
+  chunks: readonly Uint8Array[],
+): Promise<void> | undefined {
+  cork.cork();
   let accepted = true;
-  socket.cork();
   for (const chunk of chunks) accepted = socket.write(chunk);
-  socket.uncork();
   return accepted ? undefined : life.waitForDrain();
 }
