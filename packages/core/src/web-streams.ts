@@ -316,7 +316,9 @@ export class Session {
     try {
       if (signal?.aborted) throw signal.reason;
       signal?.addEventListener("abort", onAbort, { once: true });
-      const conn = await ClientConnection.create(url, options);
+      // As on the server side, the Close that answers the peer (or fails the connection) waits
+      // until the messages before it were read, so the application can answer them first.
+      const conn = await ClientConnection.create(url, { ...options, deferClose: true });
       this.url = conn.request.url.href;
       this.#conn = conn;
       const streams = await this.#abortable(
