@@ -831,10 +831,10 @@ export class Session {
     if (this.#settled) return;
     this.#settled = true;
     const received = conn.closeReceived;
-    if (conn.wasClean && received !== undefined && conn.error === undefined) {
-      this.#resolveClosed({ closeCode: received.code, reason: received.reason });
-    } else if (received !== undefined && conn.error === undefined && conn.role === "server") {
-      // The server closes TCP first: a close frame received and answered is a clean close.
+    if (received !== undefined && conn.error === undefined && this.#localFailure === undefined) {
+      // The peer's Close arrived before the transport ended: the peer closed on purpose. Our reply
+      // may not have gone out (a server may close TCP right after its Close, §7.1.1); the code is
+      // still the one it sent (§7.1.5).
       this.#resolveClosed({ closeCode: received.code, reason: received.reason });
     } else {
       this.#rejectClosed(this.#closeError(cause));

@@ -325,6 +325,20 @@ describe("WebSocketStream over an in-memory transport", () => {
     await expect(within(client.opened)).rejects.toThrow(/timed out/);
   });
 
+  it("reports the peer's code when it sends a Close and ends the transport before our reply", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    const client = connectWebSocket("ws://test.invalid/", clientSide);
+    const peer = new RawPeer(serverSide);
+    await peer.until(() => new TextDecoder().decode(peer.bytes()).includes("\r\n\r\n"));
+    const key = /Sec-WebSocket-Key: (.+)\r\n/i.exec(new TextDecoder().decode(peer.bytes()))![1]!;
+    const { computeAcceptKey } = await import("../src/handshake.ts");
+    const response = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${await computeAcceptKey(key)}\r\n\r\n`;
+    // The 101, a Close with 4001 and the end of the stream, all at once.
+    await peer.send(concat(bytes(response), fromPeer("client", Opcode.CLOSE, concat(Uint8Array.of(0x0f, 0xa1), bytes("server bye")))));
+    await peer.end();
+    expect(await within(client.closed)).toEqual({ closeCode: 4001, reason: "server bye" });
+  });
+
   it("reports 1006 when the transport ends without a Close", async () => {
     const { peer, accepted } = await rawClient();
     await peer.end();
