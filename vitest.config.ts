@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// The same config runs under Node, Bun and Deno: core runs everywhere, each adapter's own tests
-// only under its runtime. The shared behaviour suite runs from Node and spawns each runtime itself.
+// The same config runs under Node, Bun and Deno: core and the zlib backend run everywhere, each
+// adapter's own tests only under its runtime. The shared behaviour suite runs from Node and spawns each runtime itself.
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
 // Workspace packages resolve to their TypeScript sources (the `wsstream-source` export
@@ -14,6 +14,7 @@ export default defineConfig({
   test: {
     include: [
       "packages/core/test/**/*.test.ts",
+      "packages/zlib/test/**/*.test.ts",
       `packages/${runtime}/test/**/*.test.ts`,
       ...(runtime === "node" ? ["packages/test-suite/test/**/*.test.ts"] : []),
     ],

@@ -5,6 +5,8 @@
  */
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { HandshakeError } from "./errors.ts";
+import type { Extension, ExtensionFactory } from "./extension.ts";
+import { formatExtensionHeader } from "./extension-header.ts";
 import {
   type ClientRequest,
   type ClientRequestOptions,
@@ -16,7 +18,10 @@ import { type HttpHeadLimits, ResponseHeadParser } from "./http-head.ts";
 import { State } from "./state.ts";
 
 /** Options of a {@link ClientConnection}: the handshake's, the head parser's and the connection's. */
-export interface ClientConnectionOptions extends ConnectionOptions, ClientRequestOptions, HttpHeadLimits {}
+export interface ClientConnectionOptions extends ConnectionOptions, Omit<ClientRequestOptions, "extensions">, HttpHeadLimits {
+  /** Extensions to offer, most preferred first (e.g. permessage-deflate); the server picks. */
+  readonly extensions?: readonly ExtensionFactory[];
+}
 
 /**
  * A client connection. Create it with {@link ClientConnection.create}, write
@@ -26,6 +31,7 @@ export interface ClientConnectionOptions extends ConnectionOptions, ClientReques
 export class ClientConnection extends Connection {
   /** The request sent, with the values the response is checked against. */
   readonly request: ClientRequest;
+  readonly #factories: readonly ExtensionFactory[];
   #parser: ResponseHeadParser | undefined;
   #response: HandshakeResponse | undefined;
   #handshakeError: HandshakeError | undefined;
@@ -36,13 +42,16 @@ export class ClientConnection extends Connection {
    * bad options.
    */
   static async create(url: string | URL, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
-    return new ClientConnection(await createClientRequest(url, options), options);
+    const offers = (options.extensions ?? []).map((factory) => factory.offer());
+    const request = await createClientRequest(url, { ...options, extensions: formatExtensionHeader(offers) });
+    return new ClientConnection(request, options);
   }
 
   /** Prefer {@link ClientConnection.create}; this takes a request built by `createClientRequest`. */
   constructor(request: ClientRequest, options: ClientConnectionOptions = {}) {
     super("client", options, State.CONNECTING);
     this.request = request;
+    this.#factories = options.extensions ?? [];
     this.#parser = new ResponseHeadParser(options);
     this.queueBytes(request.bytes);
   }
@@ -76,6 +85,7 @@ export class ClientConnection extends Connection {
     }
     try {
       this.#response = validateUpgradeResponse(result.head, this.request);
+      this.useExtensions(this.#negotiate(this.#response));
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.#fail(error);
@@ -83,6 +93,24 @@ export class ClientConnection extends Connection {
     }
     this.emit({ type: "open", protocol: this.#response.protocol, extensions: this.#response.extensions });
     this.openConnection(result.rest);
+  }
+
+  // RFC 6455 §9.1: the server names the extensions in use, each one the client offered; each
+  // factory checks its parameters. Two extensions may not claim the same RSV bit.
+  #negotiate(response: HandshakeResponse): Extension[] {
+    const extensions: Extension[] = [];
+    let rsv = 0;
+    for (const accepted of response.extensions) {
+      const factory = this.#factories.find((f) => f.name === accepted.name);
+      if (factory === undefined) continue;
+      const extension = factory.fromResponse(accepted);
+      if ((extension.rsv & rsv) !== 0 || extensions.some((e) => e.name === extension.name)) {
+        throw new HandshakeError("WS_ERR_INVALID_EXTENSION", 101, `Invalid Sec-WebSocket-Extensions, conflicting extensions: ${accepted.name}`);
+      }
+      rsv |= extension.rsv;
+      extensions.push(extension);
+    }
+    return extensions;
   }
 
   #fail(error: HandshakeError): void {

@@ -23,7 +23,8 @@ import {
   parseClosePayload,
 } from "./close.ts";
 import { ProtocolError, UsageError } from "./errors.ts";
-import type { ConnectionEvent } from "./events.ts";
+import type { BinaryEvent, ConnectionEvent, EncodedEvent, TextEvent } from "./events.ts";
+import type { Extension } from "./extension.ts";
 import { encodeFrame, frameHeaderLength, nextMaskKey, writeFrameHeader } from "./frame.ts";
 import { type FramePiece, FrameDecoder } from "./frame-decoder.ts";
 import { applyMask } from "./mask.ts";
@@ -59,6 +60,8 @@ export interface ConnectionOptions {
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+// ignoreBOM keeps a leading U+FEFF: a message comes out exactly as it was sent.
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 // Payloads up to this size are copied next to their header; larger ones are sent as a separate
 // chunk (server side), so big messages are never copied.
 const COPY_THRESHOLD = 16 * 1024;
@@ -75,6 +78,9 @@ export class Connection {
   readonly #deferClose: boolean;
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
+  readonly #maxMessageSize: number;
+  #extensions: readonly Extension[] = [];
+  #extensionRsv = 0;
   #state: State;
   #events: ConnectionEvent[] = [];
   #out: Uint8Array[] = [];
@@ -94,6 +100,7 @@ export class Connection {
   constructor(role: "client" | "server", options: ConnectionOptions = {}, state: State = State.OPEN) {
     this.role = role;
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxMessageSize = maxMessageSize;
     this.#autoPong = options.autoPong ?? true;
     this.#deferClose = options.deferClose ?? false;
     this.#decoder = new FrameDecoder({
@@ -111,6 +118,11 @@ export class Connection {
   /** The current state. */
   get state(): State {
     return this.#state;
+  }
+
+  /** The extensions agreed in the opening handshake, in the order they apply to sent messages. */
+  get extensions(): readonly Extension[] {
+    return this.#extensions;
   }
 
   /** The Close the peer sent, once received. */
@@ -201,6 +213,7 @@ export class Connection {
     this.#state = State.CLOSED;
     this.#discarding = true;
     this.#pendingClose = undefined;
+    for (const extension of this.#extensions) extension.close();
   }
 
   /** Takes the events produced since the last call, oldest first. */
@@ -232,16 +245,61 @@ export class Connection {
    * Sends a text message, or a fragment of one with `fin` false (then continue with
    * {@link sendContinuation}). A `Uint8Array` is taken as already-encoded UTF-8.
    */
-  sendText(data: string | Uint8Array, fin = true): void {
-    this.#startMessage(Opcode.TEXT, fin);
-    if (typeof data === "string") this.#sendString(data, fin);
-    else this.#sendFrame(Opcode.TEXT, data, fin);
+  sendText(data: string | Uint8Array, fin = true, rsv = 0): void {
+    this.#startMessage(Opcode.TEXT, fin, rsv);
+    if (typeof data === "string" && rsv === 0) this.#sendString(data, fin);
+    else this.#sendFrame(Opcode.TEXT, typeof data === "string" ? encoder.encode(data) : data, fin, rsv);
   }
 
-  /** Sends a binary message, or its first fragment with `fin` false. */
-  sendBinary(data: Uint8Array, fin = true): void {
-    this.#startMessage(Opcode.BINARY, fin);
-    this.#sendFrame(Opcode.BINARY, data, fin);
+  /**
+   * Sends a binary message, or its first fragment with `fin` false. `rsv` marks a message an
+   * extension encoded (see {@link encode}); it must be bits a negotiated extension owns.
+   */
+  sendBinary(data: Uint8Array, fin = true, rsv = 0): void {
+    this.#startMessage(Opcode.BINARY, fin, rsv);
+    this.#sendFrame(Opcode.BINARY, data, fin, rsv);
+  }
+
+  /**
+   * Runs a message to send through the negotiated extensions, in order: send the result with
+   * `sendText`/`sendBinary` and its `rsv`. Without extensions the data comes back as it is.
+   */
+  async encode(data: Uint8Array, type: "text" | "binary"): Promise<{ data: Uint8Array; rsv: number }> {
+    const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+    let result = { data, rsv: 0 };
+    for (const extension of this.#extensions) {
+      const encoded = await extension.encode(result.data, opcode);
+      result = { data: encoded.data, rsv: result.rsv | encoded.rsv };
+    }
+    return result;
+  }
+
+  /**
+   * Turns an `encoded` event into the message, running the extensions in reverse order and
+   * checking text as UTF-8 (§8.1). Rejects with a {@link ProtocolError} (1007 for undecodable
+   * data or bad UTF-8, 1009 past `maxMessageSize`); pass it to {@link fail}.
+   */
+  async decode(event: EncodedEvent): Promise<TextEvent | BinaryEvent> {
+    let data = event.data;
+    for (let i = this.#extensions.length - 1; i >= 0; i--) {
+      const extension = this.#extensions[i]!;
+      if ((event.rsv & extension.rsv) !== 0) data = await extension.decode(data, event.rsv, this.#maxMessageSize);
+    }
+    if (event.messageType === "binary") return { type: "binary", data };
+    try {
+      return { type: "text", data: strictDecoder.decode(data) };
+    } catch {
+      throw new ProtocolError("WS_ERR_INVALID_UTF8", CloseCode.INVALID_FRAME_PAYLOAD_DATA, "Invalid text message: not valid UTF-8");
+    }
+  }
+
+  /**
+   * Fails the connection for a protocol error found outside `receiveData` (e.g. by
+   * {@link decode}): the same as if the frame parser had found it.
+   */
+  fail(error: ProtocolError): void {
+    if (this.#state === State.CLOSED || this.#error !== undefined) return;
+    this.#failOnPeerError(error);
   }
 
   /** Sends the next fragment of the message started with `fin` false; `fin` true ends it. */
@@ -320,6 +378,15 @@ export class Connection {
   protected queueBytes(bytes: Uint8Array): void {
     this.#out.push(bytes);
     this.#outBytes += bytes.length;
+  }
+
+  /** Activates the extensions the handshake agreed on: their RSV bits become valid. */
+  protected useExtensions(extensions: readonly Extension[]): void {
+    let rsv = 0;
+    for (const extension of extensions) rsv |= extension.rsv;
+    this.#extensions = extensions;
+    this.#extensionRsv = rsv;
+    this.#decoder.setAllowedRsv(rsv);
   }
 
   /** Ends the opening handshake: the state becomes OPEN and `rest` is read as frames. */
@@ -405,8 +472,11 @@ export class Connection {
     }
   }
 
-  #startMessage(opcode: number, fin: boolean): void {
+  #startMessage(opcode: number, fin: boolean, rsv: number): void {
     this.#checkOpen(opcode === Opcode.TEXT ? "send a text message" : "send a binary message");
+    if ((rsv & ~this.#extensionRsv) !== 0) {
+      throw new UsageError("WS_ERR_INVALID_ARGUMENT", `Invalid RSV bits, no extension owns them: ${rsv.toString(2).padStart(3, "0")}`);
+    }
     if (this.#sendingOpcode !== 0) {
       throw new UsageError(
         "WS_ERR_INVALID_STATE",
@@ -423,17 +493,17 @@ export class Connection {
     this.#sendFrame(opcode, payload, true);
   }
 
-  #sendFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+  #sendFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv = 0): void {
     if (this.role === "client") {
-      this.queueBytes(encodeFrame({ fin, opcode, payload }, true));
+      this.queueBytes(encodeFrame({ fin, opcode, payload, rsv }, true));
       return;
     }
     if (payload.length <= COPY_THRESHOLD) {
-      this.queueBytes(encodeFrame({ fin, opcode, payload }));
+      this.queueBytes(encodeFrame({ fin, opcode, payload, rsv }));
       return;
     }
     const header = new Uint8Array(frameHeaderLength(payload.length, false));
-    writeFrameHeader(header, 0, fin, 0, opcode, payload.length, false);
+    writeFrameHeader(header, 0, fin, rsv, opcode, payload.length, false);
     this.queueBytes(header);
     this.queueBytes(payload);
   }

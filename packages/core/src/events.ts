@@ -20,6 +20,17 @@ export interface BinaryEvent {
   readonly data: Uint8Array;
 }
 
+/**
+ * A complete message whose first frame carried RSV bits owned by a negotiated extension: pass it
+ * to {@link Connection.decode} to get the text or binary message.
+ */
+export interface EncodedEvent {
+  readonly type: "encoded";
+  readonly messageType: "text" | "binary";
+  readonly data: Uint8Array;
+  readonly rsv: number;
+}
+
 /** A Ping was received (already answered unless `autoPong` is off). */
 export interface PingEvent {
   readonly type: "ping";
@@ -71,6 +82,7 @@ export interface HandshakeErrorEvent {
 export type ConnectionEvent =
   | TextEvent
   | BinaryEvent
+  | EncodedEvent
   | PingEvent
   | PongEvent
   | CloseEvent

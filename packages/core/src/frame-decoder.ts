@@ -64,7 +64,7 @@ export class FrameDecoder {
   readonly #queue = new ByteQueue();
   readonly #expectMask: boolean;
   readonly #maxFrameSize: number;
-  readonly #allowedRsv: number;
+  #allowedRsv: number;
   readonly #key = new Uint8Array(4);
   #header: Header | undefined;
 
@@ -72,6 +72,11 @@ export class FrameDecoder {
     this.#expectMask = options.role === "server";
     this.#maxFrameSize = options.maxFrameSize;
     this.#allowedRsv = options.allowedRsv ?? 0;
+  }
+
+  /** Sets the RSV bits negotiated extensions own (once the handshake has agreed on them). */
+  setAllowedRsv(rsv: number): void {
+    this.#allowedRsv = rsv;
   }
 
   /** Bytes received and not yet returned in a piece. */

@@ -29,6 +29,7 @@ export {
 export type {
   BinaryEvent,
   CloseEvent,
+  EncodedEvent,
   ConnectionEvent,
   ErrorEvent,
   HandshakeErrorEvent,
@@ -38,6 +39,7 @@ export type {
   RequestEvent,
   TextEvent,
 } from "./events.ts";
+export type { Extension, ExtensionFactory } from "./extension.ts";
 export { type ExtensionOffer, formatExtensionHeader, parseExtensionHeader } from "./extension-header.ts";
 export { encodeFrame, type Frame } from "./frame.ts";
 export { FrameDecoder, type FrameDecoderOptions, type FramePiece } from "./frame-decoder.ts";
@@ -74,6 +76,21 @@ export { applyMask } from "./mask.ts";
 export { Opcode } from "./opcode.ts";
 export { ServerConnection, type ServerConnectionOptions } from "./server.ts";
 export { State } from "./state.ts";
+export {
+  type Compressor,
+  type DeflateBackend,
+  type Decompressor,
+  permessageDeflate,
+  type PermessageDeflateOptions,
+} from "./permessage-deflate.ts";
+export {
+  acceptDeflateOffer,
+  type AcceptedDeflateOffer,
+  acceptDeflateResponse,
+  deflateOffer,
+  type DeflateOptions,
+  type DeflateParams,
+} from "./permessage-deflate-params.ts";
 export {
   acceptWebSocket,
   type AcceptedWebSocket,

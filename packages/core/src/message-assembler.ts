@@ -16,7 +16,8 @@ import { Opcode } from "./opcode.ts";
 /** A complete data message. */
 export type Message =
   | { readonly type: "text"; readonly data: string }
-  | { readonly type: "binary"; readonly data: Uint8Array };
+  | { readonly type: "binary"; readonly data: Uint8Array }
+  | { readonly type: "encoded"; readonly messageType: "text" | "binary"; readonly data: Uint8Array; readonly rsv: number };
 
 /** Limits on one message. */
 export interface MessageLimits {
@@ -38,6 +39,8 @@ export class MessageAssembler {
   #text = "";
   #parts: Uint8Array[] = [];
   #decoder: TextDecoder | undefined;
+  // RSV bits of the message's first frame: non-zero means an extension encoded it.
+  #rsv = 0;
 
   constructor(limits: MessageLimits) {
     this.#limits = limits;
@@ -52,9 +55,9 @@ export class MessageAssembler {
   feed(piece: FramePiece): Message | undefined {
     if (piece.first) this.#startFrame(piece);
     const done = piece.fin && piece.last;
-    if (this.#opcode === Opcode.TEXT) return this.#feedText(piece.payload, done);
+    if (this.#opcode === Opcode.TEXT && this.#rsv === 0) return this.#feedText(piece.payload, done);
     if (piece.payload.length > 0) this.#parts.push(piece.payload);
-    return done ? this.#finishBinary() : undefined;
+    return done ? this.#finishBytes() : undefined;
   }
 
   // §5.4: a message is one frame with FIN set, or a non-continuation frame without FIN followed by
@@ -66,6 +69,14 @@ export class MessageAssembler {
           "WS_ERR_UNEXPECTED_CONTINUATION",
           CloseCode.PROTOCOL_ERROR,
           "Invalid continuation frame: no message to continue",
+        );
+      }
+      if (piece.rsv !== 0) {
+        // RFC 7692 §6.1: extensions mark a message on its first frame only.
+        throw new ProtocolError(
+          "WS_ERR_UNEXPECTED_RSV",
+          CloseCode.PROTOCOL_ERROR,
+          `Invalid continuation frame: RSV bits set: ${piece.rsv.toString(2).padStart(3, "0")}`,
         );
       }
       if (++this.#fragments > this.#limits.maxFragments) {
@@ -84,6 +95,7 @@ export class MessageAssembler {
         );
       }
       this.#opcode = piece.opcode;
+      this.#rsv = piece.rsv;
       this.#fragments = 1;
       this.#size = 0;
     }
@@ -125,18 +137,24 @@ export class MessageAssembler {
     return { type: "text", data };
   }
 
-  #finishBinary(): Message {
+  #finishBytes(): Message {
     const parts = this.#parts;
+    const opcode = this.#opcode;
     this.#opcode = NONE;
     this.#parts = [];
-    if (parts.length === 1) return { type: "binary", data: parts[0]! };
-    const data = new Uint8Array(this.#size);
-    let offset = 0;
-    for (const part of parts) {
-      data.set(part, offset);
-      offset += part.length;
+    let data: Uint8Array;
+    if (parts.length === 1) {
+      data = parts[0]!;
+    } else {
+      data = new Uint8Array(this.#size);
+      let offset = 0;
+      for (const part of parts) {
+        data.set(part, offset);
+        offset += part.length;
+      }
     }
-    return { type: "binary", data };
+    if (this.#rsv === 0) return { type: "binary", data };
+    return { type: "encoded", messageType: opcode === Opcode.TEXT ? "text" : "binary", data, rsv: this.#rsv };
   }
 }
 

@@ -5,6 +5,8 @@
  */
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { HandshakeError, UsageError } from "./errors.ts";
+import type { Extension, ExtensionFactory } from "./extension.ts";
+import { type ExtensionOffer, formatExtensionHeader } from "./extension-header.ts";
 import {
   type AcceptOptions,
   acceptResponse,
@@ -18,7 +20,10 @@ import { type HttpHeadLimits, type RequestHead, RequestHeadParser } from "./http
 import { State } from "./state.ts";
 
 /** Options of a {@link ServerConnection}: the head parser's limits and the connection's. */
-export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimits {}
+export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimits {
+  /** Extensions this server supports, most preferred first; each accepts or declines the client's offers. */
+  readonly extensions?: readonly ExtensionFactory[];
+}
 
 /**
  * A server connection. Feed the client's bytes: a `request` event comes once a valid upgrade
@@ -27,15 +32,18 @@ export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimi
  * and read as frames once accepted.
  */
 export class ServerConnection extends Connection {
+  readonly #factories: readonly ExtensionFactory[];
   #parser: RequestHeadParser | undefined;
   #request: UpgradeRequest | undefined;
   #handshakeError: HandshakeError | undefined;
   // Bytes received after the request head, before accept().
   #early: Uint8Array[] = [];
   #answered = false;
+  #agreedExtensions = "";
 
   constructor(options: ServerConnectionOptions = {}) {
     super("server", options, State.CONNECTING);
+    this.#factories = options.extensions ?? [];
     this.#parser = new RequestHeadParser(options);
   }
 
@@ -47,6 +55,11 @@ export class ServerConnection extends Connection {
   /** Why the handshake failed, if it did. */
   get handshakeError(): HandshakeError | undefined {
     return this.#handshakeError;
+  }
+
+  /** The `Sec-WebSocket-Extensions` value this server answered with, or `""`. */
+  get agreedExtensions(): string {
+    return this.#agreedExtensions;
   }
 
   /**
@@ -69,9 +82,22 @@ export class ServerConnection extends Connection {
    */
   async accept(options: AcceptOptions = {}): Promise<void> {
     const request = this.#awaitingAnswer("accept");
-    const response = await acceptResponse(request, options);
-    if (this.state !== State.CONNECTING || this.#answered) return;
+    const { responses, extensions } = this.#negotiate(request);
+    const agreed = responses.length > 0 ? { ...options, extensions: formatExtensionHeader(responses) } : options;
+    let response: Uint8Array;
+    try {
+      response = await acceptResponse(request, agreed);
+    } catch (error) {
+      for (const extension of extensions) extension.close();
+      throw error;
+    }
+    if (this.state !== State.CONNECTING || this.#answered) {
+      for (const extension of extensions) extension.close();
+      return;
+    }
     this.#answered = true;
+    this.#agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
+    this.useExtensions(extensions);
     this.queueBytes(response);
     const early = this.#early;
     this.#early = [];
@@ -121,6 +147,28 @@ export class ServerConnection extends Connection {
     }
     if (rest.length > 0) this.#early.push(rest);
     this.emit({ type: "request", request: this.#request });
+  }
+
+  // RFC 6455 §9.1: the server picks among the offers; each supported extension accepts one of
+  // its offers or declines them all. Extensions that would share an RSV bit are left out.
+  #negotiate(request: UpgradeRequest): { responses: ExtensionOffer[]; extensions: Extension[] } {
+    const responses: ExtensionOffer[] = [];
+    const extensions: Extension[] = [];
+    let rsv = 0;
+    for (const factory of this.#factories) {
+      const offers = request.extensions.filter((offer) => offer.name === factory.name);
+      if (offers.length === 0) continue;
+      const accepted = factory.accept(offers);
+      if (accepted === undefined) continue;
+      if ((accepted.extension.rsv & rsv) !== 0) {
+        accepted.extension.close();
+        continue;
+      }
+      rsv |= accepted.extension.rsv;
+      responses.push(accepted.response);
+      extensions.push(accepted.extension);
+    }
+    return { responses, extensions };
   }
 
   #awaitingAnswer(what: string): UpgradeRequest {

@@ -12,8 +12,9 @@
 import { ClientConnection, type ClientConnectionOptions } from "./client.ts";
 import { CloseCode } from "./close.ts";
 import type { Connection, ConnectionOptions } from "./connection.ts";
-import { UsageError } from "./errors.ts";
-import type { ConnectionEvent } from "./events.ts";
+import { ProtocolError, UsageError } from "./errors.ts";
+import type { ConnectionEvent, EncodedEvent } from "./events.ts";
+import type { ExtensionFactory } from "./extension.ts";
 import { formatExtensionHeader } from "./extension-header.ts";
 import type { AcceptOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
 import type { HttpHeadLimits, RequestHead } from "./http-head.ts";
@@ -190,6 +191,8 @@ export interface ServerOptions extends WebSocketStreamOptions {
   readonly scheme?: "ws:" | "wss:";
   /** A request head already parsed (e.g. by `node:http`), and the bytes that followed it. */
   readonly head?: { readonly request: RequestHead; readonly rest?: Uint8Array };
+  /** Extensions this server supports, most preferred first (e.g. permessage-deflate). */
+  readonly extensions?: readonly ExtensionFactory[];
 }
 
 /** An accepted server-side connection and the request that opened it. */
@@ -245,6 +248,8 @@ export class Session {
   #readableDone = false;
   #flushScheduled = false;
   readonly #flushCallback = (): void => this.#flush();
+  // The chain of messages being decoded by extensions, in arrival order.
+  #decoding: Promise<void> | undefined;
   // Bytes handed to the transport writer and not yet accepted by it.
   #inflight = 0;
   #writeWaiters: (() => void)[] = [];
@@ -363,6 +368,7 @@ export class Session {
         return undefined;
       }
       this.#protocol = accepted.protocol ?? "";
+      this.#extensions = conn.agreedExtensions;
       this.#open();
       // Frames that came with the request were read by accept(): act on them now.
       this.#afterInput();
@@ -504,6 +510,8 @@ export class Session {
         }
         conn.receiveData(value);
         this.#afterInput();
+        // Messages still being decoded hold the next read back: memory stays bounded.
+        if (this.#decoding !== undefined) await this.#decoding;
         if (conn.state === State.CLOSED) break;
       }
     } catch (error) {
@@ -540,7 +548,34 @@ export class Session {
     }
   }
 
+  // Events after a message still being decoded wait for it, so everything stays in order.
   #onEvent(event: ConnectionEvent): void {
+    if (event.type !== "encoded" && this.#decoding === undefined) {
+      this.#handleEvent(event);
+      return;
+    }
+    const previous = this.#decoding ?? Promise.resolve();
+    const next = previous.then(() => (event.type === "encoded" ? this.#decode(event) : this.#handleEvent(event)));
+    this.#decoding = next;
+    void next.then(() => {
+      if (this.#decoding === next) this.#decoding = undefined;
+    });
+  }
+
+  async #decode(event: EncodedEvent): Promise<void> {
+    const conn = this.#conn!;
+    if (conn.error !== undefined || this.#readableDone) return;
+    try {
+      const message = await conn.decode(event);
+      if (!this.#readableDone) this.#messages?.enqueue(message.data);
+    } catch (error) {
+      conn.fail(error instanceof ProtocolError ? error : new ProtocolError("WS_ERR_EXTENSION", CloseCode.INTERNAL_ERROR, String(error)));
+      for (const follow of conn.events()) this.#handleEvent(follow);
+      this.#flush();
+    }
+  }
+
+  #handleEvent(event: ConnectionEvent): void {
     switch (event.type) {
       case "text":
       case "binary":
@@ -602,8 +637,9 @@ export class Session {
   // Writing
 
   #write(chunk: MessageInput): Promise<void> | void {
-    this.#queuedWrites--;
     const conn = this.#conn!;
+    if (conn.extensions.length > 0) return this.#writeEncoded(chunk);
+    this.#queuedWrites--;
     if (conn.state !== State.OPEN || conn.closeSent !== undefined) {
       this.#wakeCloseWaiter();
       throw new WebSocketError("Cannot send: the connection is closing", { closeCode: conn.closeSent?.code ?? null! });
@@ -623,6 +659,26 @@ export class Session {
     }
     if (this.#inflight + conn.bufferedAmount >= this.#writableHighWaterMark) {
       return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    }
+  }
+
+  // With extensions, each message is encoded (e.g. compressed) before it is queued.
+  async #writeEncoded(chunk: MessageInput): Promise<void> {
+    const conn = this.#conn!;
+    const text = typeof chunk === "string";
+    const bytes = text ? encoder.encode(chunk) : toBytes(chunk);
+    const { data, rsv } = await conn.encode(bytes, text ? "text" : "binary");
+    this.#queuedWrites--;
+    if (conn.state !== State.OPEN || conn.closeSent !== undefined) {
+      this.#wakeCloseWaiter();
+      throw new WebSocketError("Cannot send: the connection is closing", { closeCode: conn.closeSent?.code ?? null! });
+    }
+    if (text) conn.sendText(data, true, rsv);
+    else conn.sendBinary(data, true, rsv);
+    this.#wakeCloseWaiter();
+    this.#flush();
+    if (this.#inflight + conn.bufferedAmount >= this.#writableHighWaterMark) {
+      await new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
     }
   }
 
@@ -840,6 +896,15 @@ export class Session {
       this.#rejectClosed(this.#closeError(cause));
     }
   }
+}
+
+const encoder = new TextEncoder();
+
+function toBytes(chunk: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError("Cannot send: a message must be a string, an ArrayBuffer or a typed array");
 }
 
 function messageSize(message?: string | Uint8Array): number {
