@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { serve } from "@wsstream/node";
+import { deflate, serve } from "@wsstream/node";
 
 const MiB = 1024 * 1024;
 
@@ -22,6 +22,8 @@ const server = await serve({
   port,
   hostname,
   maxMessageSize: 64 * MiB,
+  // permessage-deflate with any valid parameters a client offers (RFC 7692).
+  extensions: [deflate()],
   handler: async (ws) => {
     const { readable, writable } = await ws.opened;
     // Ends when the peer closes: the readable closes, and pipeTo() closes the writable, which

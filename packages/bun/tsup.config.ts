@@ -8,5 +8,5 @@ export default defineConfig({
   clean: true,
   target: "es2022",
   // Bun's globals and `bun` imports come from the runtime; the core is a dependency.
-  external: ["bun", "@wsstream/core"],
+  external: ["bun", "@wsstream/core", "@wsstream/zlib"],
 });

@@ -24,6 +24,6 @@ export default defineConfig(() => {
     clean: true,
     target: "es2022",
     // `Deno` is a global; only the core is a dependency.
-    external: ["@wsstream/core"],
+    external: ["@wsstream/core", "@wsstream/zlib"],
   };
 });

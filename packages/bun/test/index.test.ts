@@ -14,8 +14,11 @@ describe("the package root", () => {
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",
+      "deflate",
       "openSocket",
+      "permessageDeflate",
       "serve",
+      "zlibBackend",
     ]);
   });
 

@@ -9,6 +9,7 @@ export { socketToStreams, type SocketStreams, type SocketStreamsOptions } from "
 export {
   CloseCode,
   HandshakeError,
+  permessageDeflate,
   ProtocolError,
   UsageError,
   WebSocketError,
@@ -16,3 +17,4 @@ export {
   type WebSocketCloseInfo,
   type WebSocketStreamOpen,
 } from "@wsstream/core";
+export { deflate, zlibBackend, type ZlibOptions } from "@wsstream/zlib";

@@ -13,10 +13,13 @@ describe("the package root", () => {
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",
+      "deflate",
       "handleConnection",
       "openSocket",
+      "permessageDeflate",
       "serve",
       "socketToStreams",
+      "zlibBackend",
     ]);
   });
 
