@@ -91,6 +91,7 @@ export {
   type DeflateOptions,
   type DeflateParams,
 } from "./permessage-deflate-params.ts";
+export { webDeflateBackend } from "./web-deflate.ts";
 export {
   acceptWebSocket,
   type AcceptedWebSocket,

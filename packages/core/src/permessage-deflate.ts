@@ -38,7 +38,12 @@ export interface Decompressor {
 
 /** Makes compressors and decompressors with a given LZ77 window (8-15 bits). */
 export interface DeflateBackend {
-  createCompressor(windowBits: number): Compressor;
+  /**
+   * A compressor for this end's messages, or `undefined` when this backend cannot compress under
+   * these parameters (the messages then go out uncompressed, which RFC 7692 §6 allows).
+   * `noContextTakeover` true means every message must be decodable on its own.
+   */
+  createCompressor(windowBits: number, noContextTakeover: boolean): Compressor | undefined;
   createDecompressor(windowBits: number): Decompressor;
 }
 
@@ -86,6 +91,8 @@ class PerMessageDeflate implements Extension {
   readonly #receiveNoContextTakeover: boolean;
   #compressor: Compressor | undefined;
   #decompressor: Decompressor | undefined;
+  // False once the backend said it cannot compress under the agreed parameters.
+  #canCompress = true;
 
   constructor(role: "client" | "server", params: DeflateParams, options: PermessageDeflateOptions) {
     this.#backend = options.backend;
@@ -101,8 +108,12 @@ class PerMessageDeflate implements Extension {
   // every message when an 8-bit window was agreed (zlib cannot compress with one; see
   // permessage-deflate-params.ts), go out uncompressed with RSV1 clear (§6).
   async encode(data: Uint8Array): Promise<{ data: Uint8Array; rsv: number }> {
-    if (data.length < this.#threshold || this.#sendWindowBits < 9) return { data, rsv: 0 };
-    this.#compressor ??= this.#backend.createCompressor(this.#sendWindowBits);
+    if (data.length < this.#threshold || this.#sendWindowBits < 9 || !this.#canCompress) return { data, rsv: 0 };
+    this.#compressor ??= this.#backend.createCompressor(this.#sendWindowBits, this.#sendNoContextTakeover);
+    if (this.#compressor === undefined) {
+      this.#canCompress = false;
+      return { data, rsv: 0 };
+    }
     const compressed = await this.#compressor.compress(data);
     if (this.#sendNoContextTakeover) {
       this.#compressor.close();

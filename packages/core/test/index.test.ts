@@ -46,6 +46,7 @@ describe("the package root", () => {
       "rejectionFor",
       "validateUpgradeRequest",
       "validateUpgradeResponse",
+      "webDeflateBackend",
     ]);
   });
 

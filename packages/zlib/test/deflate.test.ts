@@ -148,3 +148,36 @@ describe("permessage-deflate between our client and server", () => {
     expect(client.error?.closeCode).toBe(1002);
   });
 });
+
+describe("the web platform backend against the zlib backend", () => {
+  it("zlib-compressed messages with context takeover decode with the web backend", async () => {
+    const { permessageDeflate, webDeflateBackend } = await import("@wsstream/core");
+    const client = await ClientConnection.create("ws://test.invalid/", { extensions: [permessageDeflate({ backend: webDeflateBackend() })] });
+    const server = new ServerConnection({ extensions: [deflate()] });
+    pipe(client, server);
+    await server.accept();
+    pipe(server, client);
+    const message = "context takeover across messages ".repeat(300);
+    for (let i = 0; i < 3; i++) {
+      const { data, rsv } = await server.encode(text(message), "text");
+      server.sendText(data, true, rsv);
+    }
+    expect(await messages(client, pipe(server, client))).toEqual([message, message, message]);
+  });
+
+  it("web-compressed messages decode with the zlib backend", async () => {
+    const { permessageDeflate, webDeflateBackend } = await import("@wsstream/core");
+    const client = await ClientConnection.create("ws://test.invalid/", { extensions: [deflate()] });
+    const server = new ServerConnection({ extensions: [permessageDeflate({ backend: webDeflateBackend(), serverNoContextTakeover: true })] });
+    pipe(client, server);
+    await server.accept();
+    pipe(server, client);
+    const message = "compressed by CompressionStream ".repeat(300);
+    for (let i = 0; i < 3; i++) {
+      const { data, rsv } = await server.encode(text(message), "text");
+      expect(rsv).toBe(0b100);
+      server.sendText(data, true, rsv);
+    }
+    expect(await messages(client, pipe(server, client))).toEqual([message, message, message]);
+  });
+});
