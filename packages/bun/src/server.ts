@@ -8,6 +8,7 @@
 import type { TCPSocketListener, TLSOptions } from "bun";
 import {
   acceptWebSocket,
+  runHandler,
   type ServerOptions,
   type UpgradeDecision,
   type WebSocketStreamBase,
@@ -125,9 +126,7 @@ class Connections {
     this.#open.add(ws);
     ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
     if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    Promise.resolve()
-      .then(() => handler(ws, request))
-      .catch(() => ws.close({ closeCode: 1011, reason: "handler failed" }));
+    runHandler(handler, ws, request);
   }
 
   async closeAll(): Promise<void> {

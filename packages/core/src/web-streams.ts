@@ -210,6 +210,30 @@ export async function acceptWebSocket(transport: ByteStreams, options: ServerOpt
   return Session.server(transport, options);
 }
 
+/** A server's per-connection callback. */
+export type ConnectionHandler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+
+/**
+ * Runs a server's handler for an accepted connection; a throw or rejection closes the connection
+ * with 1011. Nothing here keeps `request` alive once the handler has returned.
+ */
+export function runHandler(handler: ConnectionHandler, ws: WebSocketStreamBase, request: Request): void {
+  closeOnFailure(callHandler(handler, ws, request), ws);
+}
+
+function callHandler(handler: ConnectionHandler, ws: WebSocketStreamBase, request: Request): Promise<void> {
+  try {
+    return Promise.resolve(handler(ws, request));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// In its own scope, so the closure kept until the handler settles does not hold the request.
+function closeOnFailure(running: Promise<void>, ws: WebSocketStreamBase): void {
+  running.catch(() => ws.close({ closeCode: CloseCode.INTERNAL_ERROR, reason: "handler failed" }));
+}
+
 type MessageController = ReadableStreamDefaultController<string | Uint8Array>;
 
 const noop = (): void => {};

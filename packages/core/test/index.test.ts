@@ -44,6 +44,7 @@ describe("the package root", () => {
       "permessageDeflate",
       "rejectResponse",
       "rejectionFor",
+      "runHandler",
       "validateUpgradeRequest",
       "validateUpgradeResponse",
       "webDeflateBackend",

@@ -11,6 +11,7 @@
  */
 import {
   acceptWebSocket,
+  runHandler,
   type ServerOptions,
   type UpgradeDecision,
   type WebSocketStreamBase,
@@ -159,9 +160,7 @@ class Connections {
     };
     ws.closed.then(forget, forget);
     if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    Promise.resolve()
-      .then(() => handler(ws, request))
-      .catch(() => ws.close({ closeCode: 1011, reason: "handler failed" }));
+    runHandler(handler, ws, request);
     return ws;
   }
 

@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import {
   acceptWebSocket,
+  runHandler,
   type RequestHead,
   type ServerOptions,
   type UpgradeDecision,
@@ -160,9 +161,7 @@ class Connections {
     this.#open.add(ws);
     ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
     if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    Promise.resolve()
-      .then(() => handler(ws, request))
-      .catch(() => ws.close({ closeCode: 1011, reason: "handler failed" }));
+    runHandler(handler, ws, request);
     return ws;
   }
 
