@@ -32,6 +32,61 @@ export interface ByteStreams {
   readonly writable: WritableStream<Uint8Array>;
 }
 
+/**
+ * A byte transport driven directly, without Web Streams: what adapters implement over a runtime's
+ * socket to save the two byte streams' cost per chunk and per connection. Any
+ * {@link ByteStreams} works as well; the binding wraps it in one of these.
+ */
+export interface Transport {
+  /**
+   * The next chunk received, or `null` at the end of input; rejects when the transport failed.
+   * Between calls the transport reads ahead at most its own bounded buffer (backpressure).
+   * Chunks become the connection's (see {@link ByteStreams}).
+   */
+  read(): Promise<Uint8Array | null>;
+  /**
+   * Writes chunks in order. Returns `undefined` when the transport took them at once, or a
+   * promise that resolves once it did (and rejects if it failed first).
+   */
+  write(chunks: readonly Uint8Array[]): Promise<void> | undefined;
+  /** Half-closes: resolves once everything written is flushed and the end is sent. */
+  end(): Promise<void>;
+  /** Drops the transport at once; pending reads end. */
+  destroy(reason?: unknown): void;
+}
+
+/** What the binding runs over: a {@link Transport}, or any pair of byte streams. */
+export type TransportLike = Transport | ByteStreams;
+
+/** The transport for `source`: itself, or a wrapper reading and writing the byte streams. */
+export function toTransport(source: TransportLike): Transport {
+  if ("read" in source && typeof source.read === "function") return source;
+  const { readable, writable } = source as ByteStreams;
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  writer.closed.catch(noop);
+  return {
+    read: async () => {
+      const { value, done } = await reader.read();
+      return done ? null : value;
+    },
+    write: (chunks) => {
+      let last: Promise<void> | undefined;
+      for (const chunk of chunks) {
+        // Only the last write is awaited; a failure fails it too.
+        last?.catch(noop);
+        last = writer.write(chunk);
+      }
+      return last;
+    },
+    end: () => writer.close(),
+    destroy: (reason) => {
+      reader.cancel(reason).catch(noop);
+      writer.abort(reason).catch(noop);
+    },
+  };
+}
+
 /** Timers, passed in so the binding runs anywhere (and under fake time in tests). */
 export interface Clock {
   setTimeout(callback: () => void, ms: number): unknown;
@@ -160,7 +215,7 @@ export class WebSocketStreamBase {
 }
 
 /** A transport to open for a client: the streams, or a function of the URL that opens them. */
-export type TransportSource = ByteStreams | Promise<ByteStreams> | ((url: URL, signal: AbortSignal) => ByteStreams | Promise<ByteStreams>);
+export type TransportSource = TransportLike | Promise<TransportLike> | ((url: URL, signal: AbortSignal) => TransportLike | Promise<TransportLike>);
 
 /** Client options: the handshake's and the binding's, plus a signal that aborts the handshake. */
 export interface ClientOptions extends WebSocketStreamOptions, Omit<ClientConnectionOptions, keyof ConnectionOptions | keyof HttpHeadLimits> {
@@ -206,7 +261,7 @@ export interface AcceptedWebSocket {
  * request (answering 400/426/431 itself), asks `upgrade`, then answers 101 and returns the open
  * connection, or `undefined` when the upgrade was refused or failed.
  */
-export async function acceptWebSocket(transport: ByteStreams, options: ServerOptions = {}): Promise<AcceptedWebSocket | undefined> {
+export async function acceptWebSocket(transport: TransportLike, options: ServerOptions = {}): Promise<AcceptedWebSocket | undefined> {
   return Session.server(transport, options);
 }
 
@@ -258,8 +313,7 @@ export class Session {
   readonly #readableHighWaterMark: number;
   readonly #writableHighWaterMark: number;
   #conn: Connection | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #transport: Transport | undefined;
   #messages: MessageController | undefined;
   #protocol = "";
   #extensions = "";
@@ -322,7 +376,7 @@ export class Session {
   }
 
   /** The server: read the request, decide, answer, then run. */
-  static async server(transport: ByteStreams, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
+  static async server(transport: TransportLike, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
     const session = new Session(options);
     return session.#runServer(transport, options);
   }
@@ -363,7 +417,7 @@ export class Session {
     }
   }
 
-  async #runServer(transport: ByteStreams, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
+  async #runServer(transport: TransportLike, options: ServerOptions): Promise<AcceptedWebSocket | undefined> {
     const conn = new ServerConnection({ ...options, deferClose: true });
     this.#conn = conn;
     this.#attach(transport);
@@ -375,9 +429,9 @@ export class Session {
         request = this.#handshakeEvents(conn.events());
       }
       while (request === undefined && conn.state === State.CONNECTING) {
-        const { value, done } = await this.#reader!.read();
-        if (done) conn.receiveEof();
-        else conn.receiveData(value);
+        const chunk = await this.#transport!.read();
+        if (chunk === null) conn.receiveEof();
+        else conn.receiveData(chunk);
         request = this.#handshakeEvents(conn.events());
       }
       if (request === undefined) {
@@ -450,17 +504,13 @@ export class Session {
           return;
         }
         // Opened after the abort: nobody will use it, so close it.
-        const streams = result as unknown as Partial<ByteStreams>;
-        streams.readable?.cancel(signal.reason).catch(noop);
-        streams.writable?.abort(signal.reason).catch(noop);
+        toTransport(result as unknown as TransportLike).destroy(signal.reason);
       }, reject);
     });
   }
 
-  #attach(streams: ByteStreams): void {
-    this.#reader = streams.readable.getReader();
-    this.#writer = streams.writable.getWriter();
-    this.#writer.closed.catch(noop);
+  #attach(source: TransportLike): void {
+    this.#transport = toTransport(source);
   }
 
   // Rejects `opened` and `closed`. `drop` false leaves the transport to the caller, which still
@@ -517,7 +567,7 @@ export class Session {
   // Reading
 
   async #pump(): Promise<void> {
-    const reader = this.#reader!;
+    const transport = this.#transport!;
     const conn = this.#conn!;
     try {
       for (;;) {
@@ -526,13 +576,13 @@ export class Session {
             this.#resumeReading = resolve;
           });
         }
-        const { value, done } = await reader.read();
-        if (done) {
+        const chunk = await transport.read();
+        if (chunk === null) {
           conn.receiveEof();
           this.#afterInput();
           break;
         }
-        conn.receiveData(value);
+        conn.receiveData(chunk);
         this.#afterInput();
         // Messages still being decoded hold the next read back: memory stays bounded.
         if (this.#decoding !== undefined) await this.#decoding;
@@ -709,15 +759,22 @@ export class Session {
   #flush(): void {
     this.#flushScheduled = false;
     const conn = this.#conn;
-    const writer = this.#writer;
-    if (conn === undefined || writer === undefined || this.#transportClosing) return;
-    for (const chunk of conn.dataToSend()) {
-      const length = chunk.length;
+    const transport = this.#transport;
+    if (conn === undefined || transport === undefined || this.#transportClosing) return;
+    const chunks = conn.dataToSend();
+    if (chunks.length > 0) {
+      let length = 0;
+      for (const chunk of chunks) length += chunk.length;
       this.#inflight += length;
-      writer.write(chunk).then(
-        () => this.#accepted(length),
-        (error: unknown) => this.#onTransportError(error),
-      );
+      let pending: Promise<void> | undefined;
+      try {
+        pending = transport.write(chunks);
+      } catch (error) {
+        this.#onTransportError(error);
+        return;
+      }
+      if (pending === undefined) this.#accepted(length);
+      else pending.then(() => this.#accepted(length), (error: unknown) => this.#onTransportError(error));
     }
     if (conn.shouldCloseTransport) void this.#endTransport();
   }
@@ -749,7 +806,7 @@ export class Session {
     this.#transportClosing = true;
     this.#armCloseTimer();
     try {
-      await this.#writer?.close();
+      await this.#transport?.end();
     } catch {
       // The transport is already gone.
     }
@@ -770,8 +827,7 @@ export class Session {
 
   #dropTransport(): void {
     this.#transportClosing = true;
-    this.#reader?.cancel().catch(noop);
-    this.#writer?.abort().catch(noop);
+    this.#transport?.destroy();
   }
 
   // ---------------------------------------------------------------------------------------------

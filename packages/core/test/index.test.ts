@@ -45,6 +45,7 @@ describe("the package root", () => {
       "rejectResponse",
       "rejectionFor",
       "runHandler",
+      "toTransport",
       "validateUpgradeRequest",
       "validateUpgradeResponse",
       "webDeflateBackend",

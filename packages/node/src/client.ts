@@ -6,8 +6,8 @@
  */
 import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import { type ClientOptions, WebSocketStreamBase } from "@wsstream/core";
-import { socketToStreams, type SocketStreams } from "./socket.ts";
+import { type ClientOptions, type Transport, WebSocketStreamBase } from "@wsstream/core";
+import { socketTransport } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
 export interface WebSocketStreamOptions extends ClientOptions {
@@ -35,7 +35,7 @@ export class WebSocketStream extends WebSocketStreamBase {
 }
 
 /** Connects a TCP (or TLS) socket to the URL's host and port, as byte streams. */
-export function openSocket(url: URL, tls: TlsConnectionOptions | undefined, signal: AbortSignal): Promise<SocketStreams> {
+export function openSocket(url: URL, tls: TlsConnectionOptions | undefined, signal: AbortSignal): Promise<Transport> {
   const secure = url.protocol === "wss:";
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || (secure ? 443 : 80));
@@ -60,7 +60,7 @@ export function openSocket(url: URL, tls: TlsConnectionOptions | undefined, sign
     socket.once("error", onError);
     socket.once(secure ? "secureConnect" : "connect", () => {
       cleanup();
-      resolve(socketToStreams(socket));
+      resolve(socketTransport(socket));
     });
   });
 }

@@ -5,7 +5,7 @@
  */
 export { openSocket, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
 export { type Handler, handleUpgrade, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
-export { socketToStreams, type SocketStreams, type SocketStreamsOptions } from "./socket.ts";
+export { socketToStreams, type SocketStreams, type SocketStreamsOptions, socketTransport } from "./socket.ts";
 export {
   CloseCode,
   HandshakeError,

@@ -17,7 +17,7 @@ import {
   type UpgradeDecision,
   type WebSocketStreamBase,
 } from "@wsstream/core";
-import { socketToStreams } from "./socket.ts";
+import { socketTransport } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
@@ -149,7 +149,7 @@ class Connections {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     const { path, handler, upgrade } = this.#options;
-    const accepted = await acceptWebSocket(socketToStreams(socket), {
+    const accepted = await acceptWebSocket(socketTransport(socket), {
       schedule: setImmediate,
       ...this.#options,
       head,

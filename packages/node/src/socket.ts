@@ -10,6 +10,7 @@
  */
 
 import type { Socket } from "node:net";
+import type { Transport } from "@wsstream/core";
 
 /** Options for {@link socketToStreams}. */
 export interface SocketStreamsOptions {
@@ -84,6 +85,113 @@ export function socketToStreams(socket: Socket, options: SocketStreamsOptions = 
     writable: createWritable(socket, life, cork),
     writeBatch: (chunks) => writeBatch(socket, life, cork, chunks),
   };
+}
+
+/**
+ * The socket as a core {@link Transport}: the same pause/resume, cork and drain handling as
+ * {@link socketToStreams} without the two Web Streams, which saves their cost per chunk and per
+ * connection. This is what `serve()`, `handleUpgrade()` and `WebSocketStream` use.
+ */
+export function socketTransport(socket: Socket, options: SocketStreamsOptions = {}): Transport {
+  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
+  const life = new SocketLife(socket);
+  const cork = new TickCork(socket);
+  const reads = new SocketReads(socket, life, highWaterMark);
+  return {
+    read: () => reads.read(),
+    write: (chunks) => (life.closed ? Promise.reject(life.closedError) : writeBatch(socket, life, cork, chunks)),
+    end: () => {
+      if (!socket.writableEnded) socket.end();
+      return life.waitForFinish();
+    },
+    destroy: (reason) => {
+      reads.stop();
+      life.destroy(reason, "The transport was destroyed");
+    },
+  };
+}
+
+/**
+ * The read side of {@link socketTransport}: chunks queue while nobody reads; past the high-water
+ * mark the socket is paused until the queue drains.
+ */
+class SocketReads {
+  readonly #socket: Socket;
+  readonly #life: SocketLife;
+  readonly #highWaterMark: number;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #paused = false;
+  #ended = false;
+  #failed = false;
+  #waiting: { resolve: (chunk: Uint8Array | null) => void; reject: (error: unknown) => void } | undefined;
+  readonly #onData = (chunk: Buffer): void => {
+    // A plain view of the bytes (Node gives every read its own ArrayBuffer).
+    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve(view);
+      return;
+    }
+    this.#queue.push(view);
+    this.#queued += view.length;
+    if (this.#queued >= this.#highWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  };
+
+  constructor(socket: Socket, life: SocketLife, highWaterMark: number) {
+    this.#socket = socket;
+    this.#life = life;
+    this.#highWaterMark = highWaterMark;
+    if (socket.readableEnded) this.#ended = true;
+    socket.on("data", this.#onData);
+    socket.on("end", () => this.#end());
+    socket.on("error", () => this.#fail());
+    life.onClose(() => this.#fail());
+    socket.resume(); // in case someone paused it before handing it over
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) {
+      this.#queued -= chunk.length;
+      if (this.#paused && this.#queued < this.#highWaterMark) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#ended) return Promise.resolve(null);
+    if (this.#failed) return Promise.reject(this.#life.closedError);
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  stop(): void {
+    this.#socket.off("data", this.#onData);
+    this.#queue = [];
+    this.#queued = 0;
+  }
+
+  #end(): void {
+    this.#ended = true;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve(null);
+  }
+
+  // A close without an end (a reset, or destroy()) fails the reads that have nothing left.
+  #fail(): void {
+    if (this.#ended) return;
+    this.#failed = true;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.reject(this.#life.closedError);
+  }
 }
 
 /**

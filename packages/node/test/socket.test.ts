@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { socketToStreams } from "../src/socket.ts";
+import { socketToStreams, socketTransport } from "../src/socket.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -377,3 +377,65 @@ describe("socketToStreams", () => {
     await expect(writeBatch([Buffer.from("late")])).rejects.toThrow("Socket closed before the end of the stream");
   });
 });
+
+describe("socketTransport", () => {
+  it("reads every chunk in order and then null at the end", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = socketTransport(ours);
+    const sent = randomBytes(1 * MiB);
+    peer.end(sent);
+    const received: Buffer[] = [];
+    for (;;) {
+      const chunk = await within(2000, "a chunk", transport.read());
+      if (chunk === null) break;
+      received.push(Buffer.from(chunk));
+    }
+    expect(Buffer.concat(received).equals(sent)).toBe(true);
+    expect(await transport.read()).toBeNull();
+  });
+
+  it("pauses the socket while nobody reads and resumes when the queue drains", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = socketTransport(ours, { readableHighWaterMark: 64 * KiB });
+    const total = 32 * MiB;
+    peer.write(Buffer.alloc(total));
+    const held = await bytesReadOnceSettled(ours, 3000);
+    expect(held).toBeLessThan(4 * MiB);
+    let got = 0;
+    while (got < total) {
+      const chunk = await within(2000, "a chunk", transport.read());
+      if (chunk === null) break;
+      got += chunk.length;
+    }
+    expect(got).toBe(total);
+  });
+
+  it("writes batches in order, waits for drain when the peer does not read, and half-closes", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = socketTransport(ours);
+    const chunk = Buffer.alloc(64 * KiB, 7);
+    const { accepted, pending } = await writeUntilBlocked(() => transport.write([chunk, chunk]), 2 * chunk.length, 256 * MiB, 200);
+    expect(accepted).toBeLessThan(64 * MiB);
+    const received = collectUntilEnd(peer, 10_000);
+    await within(10_000, "drain", pending);
+    await within(10_000, "end", transport.end());
+    expect((await received).length).toBe(accepted + 2 * chunk.length);
+  });
+
+  it("rejects a pending read when the peer resets the connection", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = socketTransport(ours);
+    const reading = transport.read();
+    peer.resetAndDestroy();
+    await expect(within(2000, "the read", reading)).rejects.toBeDefined();
+  });
+
+  it("destroy() ends the socket and a later write rejects", async () => {
+    const { ours } = await openConnection();
+    const transport = socketTransport(ours);
+    transport.destroy(new Error("done"));
+    await within(2000, "close", once(ours, "close"));
+    await expect(transport.write([Buffer.from("late")]) ?? Promise.resolve()).rejects.toBeDefined();
+  });
+});
+
