@@ -6,33 +6,23 @@
  * @module
  */
 import type { TCPSocketListener, TLSOptions } from "bun";
-import {
-  acceptWebSocket,
-  runHandler,
-  type ServerOptions,
-  type UpgradeDecision,
-  type WebSocketStreamBase,
-} from "@wsstream/core";
+import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions } from "@wsstream/core";
 import { SocketStreams, type StreamSocket } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
-export type Handler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+export type Handler = ConnectionHandler;
 
 /** Options of {@link serve}. */
-export interface ServeOptions extends Omit<ServerOptions, "head" | "scheme"> {
+export interface ServeOptions extends ServeConnectionOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   readonly hostname?: string;
-  /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
-  readonly path?: string;
   /**
    * Serve `wss:`: passed to `Bun.listen()` as [`tls`](https://bun.com/reference/bun/TLSOptions)
    * (`key`, `cert`, ...).
    */
   readonly tls?: TLSOptions;
-  /** Called with each open connection. */
-  readonly handler: Handler;
 }
 
 /** A running server. */
@@ -85,22 +75,22 @@ export async function serve(options: ServeOptions): Promise<Server> {
   };
 }
 
-// The open connections of one server, so close() can reach them all.
+// One listener's sockets, given their streams as they open and handed to the group; close()
+// reaches every one of them.
 class Connections {
-  readonly #options: ServeOptions;
+  readonly #group: ConnectionGroup;
   readonly #scheme: "ws:" | "wss:";
-  readonly #open = new Set<WebSocketStreamBase>();
   readonly #streams = new Set<SocketStreams>();
-  #closing = false;
 
   constructor(options: ServeOptions, scheme: "ws:" | "wss:") {
-    this.#options = options;
+    // The core's default `schedule` (a microtask), as in client.ts.
+    this.#group = new ConnectionGroup(options);
     this.#scheme = scheme;
   }
 
   /** The listener's `open` handler: gives the socket its streams and runs the handshake. */
   open(socket: StreamSocket): void {
-    if (this.#closing) {
+    if (this.#group.closing) {
       socket.end();
       return;
     }
@@ -110,47 +100,14 @@ class Connections {
     SocketStreams.handlers.open(socket);
     this.#streams.add(streams);
     void streams.closed.then(() => this.#streams.delete(streams));
-    this.#accept(streams).catch((error: unknown) => streams.destroy(error, "The handshake failed"));
-  }
-
-  async #accept(streams: SocketStreams): Promise<void> {
-    const { path, handler, upgrade } = this.#options;
-    // The core's default `schedule` (a microtask), as in client.ts.
-    const accepted = await acceptWebSocket(streams, {
-      ...this.#options,
-      scheme: this.#scheme,
-      upgrade: (webRequest, info) => decide(webRequest, info, path, upgrade),
-    });
-    if (accepted === undefined) return;
-    const { ws, request } = accepted;
-    this.#open.add(ws);
-    ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
-    if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    runHandler(handler, ws, request);
+    this.#group.accept(streams, { scheme: this.#scheme }).catch((error: unknown) => streams.destroy(error, "The handshake failed"));
   }
 
   async closeAll(): Promise<void> {
-    this.#closing = true;
-    const closing = [...this.#open].map((ws) => {
-      ws.close({ closeCode: 1001, reason: "server closing" });
-      return ws.closed.catch(() => undefined);
-    });
-    await Promise.all(closing);
+    await this.#group.closeAll();
     // Sockets still in the opening handshake, or whose peer has not closed yet.
     const rest = [...this.#streams];
     for (const streams of rest) streams.socket?.end();
     await Promise.all(rest.map((streams) => streams.closed));
   }
-}
-
-function decide(
-  request: Request,
-  info: Parameters<NonNullable<ServerOptions["upgrade"]>>[1],
-  path: string | undefined,
-  upgrade: ServerOptions["upgrade"],
-): UpgradeDecision | Promise<UpgradeDecision> {
-  if (path !== undefined && new URL(request.url).pathname !== path) {
-    return new Response("Not Found", { status: 404 });
-  }
-  return upgrade?.(request, info);
 }

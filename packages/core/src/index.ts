@@ -4,6 +4,7 @@
  * @module
  */
 export { ClientConnection, type ClientConnectionOptions } from "./client.ts";
+export { type AcceptContext, ConnectionGroup, type ServeConnectionOptions } from "./connection-group.ts";
 export {
   CloseCode,
   type ClosePayload,

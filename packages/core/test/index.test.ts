@@ -8,6 +8,7 @@ describe("the package root", () => {
       "ClientConnection",
       "CloseCode",
       "Connection",
+      "ConnectionGroup",
       "DEFAULT_MAX_FRAGMENTS",
       "DEFAULT_MAX_MESSAGE_SIZE",
       "FrameDecoder",

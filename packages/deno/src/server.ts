@@ -10,29 +10,24 @@
  * @module
  */
 import {
-  acceptWebSocket,
-  runHandler,
-  type ServerOptions,
-  type UpgradeDecision,
+  type ConnectionHandler,
+  ConnectionGroup,
+  type ServeConnectionOptions,
   type WebSocketStreamBase,
 } from "@wsstream/core";
 import { socketToStreams } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
-export type Handler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+export type Handler = ConnectionHandler;
 
 /** Options of {@link serve}. */
-export interface ServeOptions extends Omit<ServerOptions, "head" | "scheme"> {
+export interface ServeOptions extends ServeConnectionOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   readonly hostname?: string;
-  /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
-  readonly path?: string;
   /** Serve `wss:`: the PEM certificate chain and key, passed to `Deno.listenTls()`. */
   readonly tls?: Deno.TlsCertifiedKeyPem;
-  /** Called with each open connection. */
-  readonly handler: Handler;
 }
 
 /** A running server. */
@@ -68,31 +63,53 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port })
     : Deno.listenTls({ hostname, port, ...options.tls, alpnProtocols: ["http/1.1"] });
-  const connections = new Connections(options);
-  const accepting = acceptLoop(listener, connections);
+  const group = new ConnectionGroup(options);
+  const conns = new Set<Deno.Conn>();
+  const state = { stopped: false };
+  const accepting = acceptLoop(listener, group, conns, state);
   const address = listener.addr as Deno.NetAddr;
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
-    connections.stopAccepting();
+    state.stopped = true;
     listener.close();
     await accepting;
-    await connections.closeAll();
+    await group.closeAll();
+    // Connections still in the opening handshake, or whose peer never closed.
+    for (const conn of conns) closeQuietly(conn);
+    conns.clear();
   };
   return { port: address.port, hostname, close: () => (closing ??= close()) };
 }
 
 /** Hands each connection [accepted](https://docs.deno.com/api/deno/~/Deno.Listener.accept) to `connections` until the listener is closed. */
-async function acceptLoop(listener: Deno.Listener, connections: Connections): Promise<void> {
-  while (!connections.closing) {
+async function acceptLoop(listener: Deno.Listener, group: ConnectionGroup, conns: Set<Deno.Conn>, state: { stopped: boolean }): Promise<void> {
+  while (!state.stopped) {
     try {
       const conn = await listener.accept();
-      connections.accept(conn).catch(() => closeQuietly(conn));
+      conns.add(conn);
+      const forget = (): void => {
+        conns.delete(conn);
+      };
+      serveConnection(group, conn).then(
+        (ws) => (ws === undefined ? forget() : ws.closed.then(forget, forget)),
+        () => {
+          forget();
+          closeQuietly(conn);
+        },
+      );
     } catch (error) {
-      if (connections.closing || error instanceof Deno.errors.BadResource) return;
+      if (state.stopped || error instanceof Deno.errors.BadResource) return;
       // Out of file descriptors and the like: that connection is lost, the listener is not.
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+}
+
+// Nagle's algorithm off on TCP; a Deno.TlsConn (the one with a handshake()) is served as wss:.
+function serveConnection(group: ConnectionGroup, conn: Deno.Conn): Promise<WebSocketStreamBase | undefined> {
+  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  const scheme = "handshake" in conn ? "wss:" : "ws:";
+  return group.accept(socketToStreams(conn), { scheme });
 }
 
 /** Options of {@link handleConnection}: those of {@link serve} that concern one connection. */
@@ -114,83 +131,9 @@ export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" |
  * ```
  */
 export function handleConnection(conn: Deno.Conn, options: UpgradeOptions): Promise<WebSocketStreamBase | undefined> {
-  return new Connections(options).accept(conn);
+  return serveConnection(new ConnectionGroup(options), conn);
 }
 
-// The open connections of one server, so close() can reach them all.
-class Connections {
-  readonly #options: UpgradeOptions;
-  readonly #open = new Set<WebSocketStreamBase>();
-  readonly #conns = new Set<Deno.Conn>();
-  #closing = false;
-
-  constructor(options: UpgradeOptions) {
-    this.#options = options;
-  }
-
-  get closing(): boolean {
-    return this.#closing;
-  }
-
-  async accept(conn: Deno.Conn): Promise<WebSocketStreamBase | undefined> {
-    if (this.#closing) {
-      closeQuietly(conn);
-      return undefined;
-    }
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    this.#conns.add(conn);
-    // A Deno.TlsConn is the one with a handshake().
-    const scheme = "handshake" in conn ? "wss:" : "ws:";
-    const { path, handler, upgrade } = this.#options;
-    // Frames are flushed on the core's default `schedule` (a microtask), as in client.ts.
-    const accepted = await acceptWebSocket(socketToStreams(conn), {
-      ...this.#options,
-      scheme,
-      upgrade: (webRequest, info) => decide(webRequest, info, path, upgrade),
-    });
-    if (accepted === undefined) {
-      this.#conns.delete(conn);
-      return undefined;
-    }
-    const { ws, request } = accepted;
-    this.#open.add(ws);
-    const forget = (): void => {
-      this.#open.delete(ws);
-      this.#conns.delete(conn);
-    };
-    ws.closed.then(forget, forget);
-    if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    runHandler(handler, ws, request);
-    return ws;
-  }
-
-  stopAccepting(): void {
-    this.#closing = true;
-  }
-
-  async closeAll(): Promise<void> {
-    this.#closing = true;
-    const closing = [...this.#open].map((ws) => {
-      ws.close({ closeCode: 1001, reason: "server closing" });
-      return ws.closed.catch(() => undefined);
-    });
-    await Promise.all(closing);
-    for (const conn of this.#conns) closeQuietly(conn);
-    this.#conns.clear();
-  }
-}
-
-function decide(
-  request: Request,
-  info: Parameters<NonNullable<ServerOptions["upgrade"]>>[1],
-  path: string | undefined,
-  upgrade: ServerOptions["upgrade"],
-): UpgradeDecision | Promise<UpgradeDecision> {
-  if (path !== undefined && new URL(request.url).pathname !== path) {
-    return new Response("Not Found", { status: 404 });
-  }
-  return upgrade?.(request, info);
-}
 
 /** [`conn.close()`](https://docs.deno.com/api/deno/~/Deno.Conn.close), when it is not closed already. */
 function closeQuietly(conn: Deno.Conn): void {

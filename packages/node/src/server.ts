@@ -10,30 +10,25 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import {
-  acceptWebSocket,
-  runHandler,
+  type ConnectionHandler,
+  ConnectionGroup,
   type RequestHead,
-  type ServerOptions,
-  type UpgradeDecision,
+  type ServeConnectionOptions,
   type WebSocketStreamBase,
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
-export type Handler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+export type Handler = ConnectionHandler;
 
 /** Options of {@link serve}. */
-export interface ServeOptions extends Omit<ServerOptions, "head" | "scheme"> {
+export interface ServeOptions extends ServeConnectionOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   readonly hostname?: string;
-  /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
-  readonly path?: string;
   /** Serve `wss:`: passed to `tls.createServer()` (`key`, `cert`, ...). */
   readonly tls?: TlsOptions;
-  /** Called with each open connection. */
-  readonly handler: Handler;
 }
 
 /** A running server. */
@@ -63,14 +58,22 @@ export interface Server {
  * ```
  */
 export async function serve(options: ServeOptions): Promise<Server> {
-  const connections = new Connections(options);
+  const group = new ConnectionGroup(options, NODE_DEFAULTS);
+  const sockets = new Set<Socket>();
+  const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
     ? createTcpServer({ noDelay: true })
     : createTlsServer({ ...options.tls, ALPNProtocols: ["http/1.1"] });
   const event = options.tls === undefined ? "connection" : "secureConnection";
   listener.on(event, (socket: Socket) => {
+    if (group.closing) {
+      socket.destroy();
+      return;
+    }
     socket.setNoDelay(true);
-    connections.accept(socket, undefined, options.tls === undefined ? "ws:" : "wss:");
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    void group.accept(socketTransport(socket), { scheme });
   });
   // A failed TLS handshake or a reset before the upgrade concerns that client only.
   listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
@@ -89,7 +92,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
     hostname,
     close: async () => {
       const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
-      await connections.closeAll();
+      await group.closeAll();
+      // Sockets still in the opening handshake, or whose peer never closed.
+      for (const socket of sockets) socket.destroy();
       await stopped;
     },
   };
@@ -127,66 +132,14 @@ export function handleUpgrade(
     headers: pairs(request.rawHeaders),
   };
   const scheme = (socket as { encrypted?: boolean }).encrypted ? "wss:" : "ws:";
-  return new Connections(options).accept(tcp, { request: requestHead, rest: head }, scheme);
+  return new ConnectionGroup(options, NODE_DEFAULTS).accept(socketTransport(tcp), {
+    scheme,
+    head: { request: requestHead, rest: head },
+  });
 }
 
-// The open connections of one server, so close() can reach them all.
-class Connections {
-  readonly #options: UpgradeOptions;
-  readonly #open = new Set<WebSocketStreamBase>();
-  readonly #sockets = new Set<Socket>();
-  #closing = false;
-
-  constructor(options: UpgradeOptions) {
-    this.#options = options;
-  }
-
-  async accept(socket: Socket, head: ServerOptions["head"], scheme: "ws:" | "wss:"): Promise<WebSocketStreamBase | undefined> {
-    if (this.#closing) {
-      socket.destroy();
-      return undefined;
-    }
-    this.#sockets.add(socket);
-    socket.once("close", () => this.#sockets.delete(socket));
-    const { path, handler, upgrade } = this.#options;
-    const accepted = await acceptWebSocket(socketTransport(socket), {
-      schedule: setImmediate,
-      ...this.#options,
-      head,
-      scheme,
-      upgrade: (webRequest, info) => decide(webRequest, info, path, upgrade),
-    });
-    if (accepted === undefined) return undefined;
-    const { ws, request } = accepted;
-    this.#open.add(ws);
-    ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
-    if (this.#closing) ws.close({ closeCode: 1001, reason: "server closing" });
-    runHandler(handler, ws, request);
-    return ws;
-  }
-
-  async closeAll(): Promise<void> {
-    this.#closing = true;
-    const closing = [...this.#open].map((ws) => {
-      ws.close({ closeCode: 1001, reason: "server closing" });
-      return ws.closed.catch(() => undefined);
-    });
-    await Promise.all(closing);
-    for (const socket of this.#sockets) socket.destroy();
-  }
-}
-
-function decide(
-  request: Request,
-  info: Parameters<NonNullable<ServerOptions["upgrade"]>>[1],
-  path: string | undefined,
-  upgrade: ServerOptions["upgrade"],
-): UpgradeDecision | Promise<UpgradeDecision> {
-  if (path !== undefined && new URL(request.url).pathname !== path) {
-    return new Response("Not Found", { status: 404 });
-  }
-  return upgrade?.(request, info);
-}
+// Frames written in one turn are flushed together on the next macrotask: one writev per burst.
+const NODE_DEFAULTS = { schedule: setImmediate };
 
 function pairs(raw: string[]): [string, string][] {
   const out: [string, string][] = [];

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { ConnectionGroup } from "../src/connection-group.ts";
+import { connectWebSocket, type WebSocketStreamBase } from "../src/web-streams.ts";
+import { memoryPair, within } from "./helpers/memory-transport.ts";
+
+function connect(group: ConnectionGroup, path = "/"): { client: WebSocketStreamBase; accepted: Promise<WebSocketStreamBase | undefined> } {
+  const [clientSide, serverSide] = memoryPair();
+  const accepted = group.accept(serverSide, { scheme: "ws:" });
+  return { client: connectWebSocket(`ws://test.invalid${path}`, clientSide), accepted };
+}
+
+describe("a ConnectionGroup", () => {
+  it("refuses other paths with 404 and accepts its own", async () => {
+    const group = new ConnectionGroup({ path: "/chat", handler: () => {} });
+    const other = connect(group, "/other");
+    expect(await within(other.accepted)).toBeUndefined();
+    await expect(within(other.client.opened)).rejects.toMatchObject({ cause: { status: 404 } });
+    const mine = connect(group, "/chat?room=1");
+    expect(await within(mine.accepted)).toBeDefined();
+    await within(mine.client.opened);
+  });
+
+  it("closes a connection whose handler throws with 1011", async () => {
+    const group = new ConnectionGroup({
+      handler: () => {
+        throw new Error("boom");
+      },
+    });
+    const { client } = connect(group);
+    expect(await within(client.closed)).toMatchObject({ closeCode: 1011 });
+  });
+
+  it("closes every open connection with 1001 and refuses new ones once closing", async () => {
+    const group = new ConnectionGroup({ handler: () => {} });
+    const first = connect(group);
+    const second = connect(group);
+    await within(first.client.opened);
+    await within(second.client.opened);
+    await within(group.closeAll());
+    expect(await within(first.client.closed)).toMatchObject({ closeCode: 1001 });
+    expect(await within(second.client.closed)).toMatchObject({ closeCode: 1001 });
+    expect(group.closing).toBe(true);
+    expect(await within(connect(group).accepted)).toBeUndefined();
+  });
+
+  it("passes the request to the handler", async () => {
+    let seen = "";
+    const group = new ConnectionGroup({ handler: (_ws, request) => void (seen = new URL(request.url).search) });
+    const { client } = connect(group, "/x?y=1");
+    await within(client.opened);
+    expect(seen).toBe("?y=1");
+  });
+});
