@@ -26,7 +26,14 @@ import {
   SERVER_CLOSE,
   type ServerEvent,
 } from "../src/behaviour/behaviour.ts";
-import { digest, echoMessages, expectedDigests, type MessageDigest } from "../src/behaviour/messages.ts";
+import {
+  compressionMessages,
+  digest,
+  echoMessages,
+  expectedCompressionDigests,
+  expectedDigests,
+  type MessageDigest,
+} from "../src/behaviour/messages.ts";
 import {
   CLIENT_CLOSE,
   describeError,
@@ -154,7 +161,8 @@ async function startWsServer(): Promise<BehaviourServer> {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_MESSAGE_SIZE,
-    perMessageDeflate: false,
+    // permessage-deflate, accepted whenever a client offers it, like our servers.
+    perMessageDeflate: { threshold: 0 },
     handleProtocols: (protocols) => [...protocols].at(-1) ?? false,
   });
   wss.on("headers", (headers) => headers.push(`${BEHAVIOUR_HEADER}: ws`));
@@ -267,8 +275,8 @@ class WsConnection {
   #wake: (() => void) | undefined;
   #ended = false;
 
-  constructor(url: string, protocols: readonly string[] = [], headers: Record<string, string> = {}) {
-    this.ws = track(new WebSocket(url, [...protocols], { headers, maxPayload: MAX_MESSAGE_SIZE }));
+  constructor(url: string, protocols: readonly string[] = [], headers: Record<string, string> = {}, perMessageDeflate = false) {
+    this.ws = track(new WebSocket(url, [...protocols], { headers, maxPayload: MAX_MESSAGE_SIZE, perMessageDeflate }));
     this.ws.on("upgrade", (response) => {
       this.behaviourHeader = response.headers[BEHAVIOUR_HEADER.toLowerCase()] as string | undefined;
     });
@@ -310,6 +318,20 @@ class WsConnection {
 
 /** The scenarios of `scenarios.ts`, written again on `ws`, with results of the same shape. */
 const wsScenarios: Record<ScenarioName, (url: string, details: Record<string, unknown>) => Promise<void>> = {
+  async compression(url, details) {
+    const conn = new WsConnection(url, [], {}, true);
+    await conn.opened;
+    details.extensions = conn.ws.extensions;
+    const received: MessageDigest[] = [];
+    details.received = received;
+    for (const message of compressionMessages()) {
+      const echoed = await conn.roundTrip(message.data);
+      if (echoed === undefined) break;
+      received.push(await digest(message.name, echoed));
+    }
+    conn.ws.close(1000, "done");
+    details.closed = await conn.closed;
+  },
   async echo(url, details) {
     const conn = new WsConnection(url);
     await conn.opened;
@@ -475,6 +497,13 @@ for (const { server, client } of pairs) {
     expect(details.received, context).toEqual(await expectedDigests());
     expect(details.closed, context).toEqual(resolvedWith({ closeCode: 1000 }));
     expect(await serverEvent(server, details), context).toMatchObject({ event: "closed", path: "/echo", closeCode: 1000, reason: "done", clean: true });
+  }, TEST_MS);
+
+  it(`a ${client} client and a ${server} server agree on permessage-deflate and echo compressible messages`, async () => {
+    const { details, context } = await resultOf(server, client, "compression");
+    expect(details.extensions, context).toMatch(/^permessage-deflate/);
+    expect(details.received, context).toEqual(await expectedCompressionDigests());
+    expect(details.closed, context).toEqual(resolvedWith({ closeCode: 1000 }));
   }, TEST_MS);
 
   it(`a ${server} server gives a ${client} client the last subprotocol offered, and none when none is offered`, async () => {

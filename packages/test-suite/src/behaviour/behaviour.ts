@@ -78,6 +78,7 @@ export interface BehaviourServeOptions {
   readonly port: number;
   readonly hostname: string;
   readonly maxMessageSize: number;
+  readonly extensions: readonly never[];
   readonly upgrade: (request: Request) => UpgradeAnswer;
   readonly handler: (ws: ServerSideStream, request: Request) => Promise<void>;
 }
@@ -101,6 +102,7 @@ export async function startBehaviourServer(
   serve: Serve,
   runtime: string,
   port: string | undefined,
+  extensions: readonly unknown[],
   print: (line: string) => void = (line) => console.log(line),
 ): Promise<void> {
   const portNumber = Number(port ?? "0");
@@ -112,6 +114,8 @@ export async function startBehaviourServer(
     port: portNumber,
     hostname: "127.0.0.1",
     maxMessageSize: MAX_MESSAGE_SIZE,
+    // permessage-deflate, accepted whenever a client offers it.
+    extensions: extensions as readonly never[],
     upgrade: (request) => {
       const { pathname, search } = new URL(request.url);
       if (pathname === "/reject" || !PATHS.includes(pathname)) {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { WebSocketStream } from "@wsstream/bun";
+import { deflate, WebSocketStream } from "@wsstream/bun";
 import { runScenarios, urlArgument } from "./scenarios.ts";
 
-await runScenarios(WebSocketStream, urlArgument(Bun.argv.slice(2)));
+await runScenarios(WebSocketStream, urlArgument(Bun.argv.slice(2)), [deflate()]);

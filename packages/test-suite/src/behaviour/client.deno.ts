@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { WebSocketStream } from "@wsstream/deno";
+import { deflate, WebSocketStream } from "@wsstream/deno";
 import { runScenarios, urlArgument } from "./scenarios.ts";
 
-await runScenarios(WebSocketStream, urlArgument(Deno.args));
+await runScenarios(WebSocketStream, urlArgument(Deno.args), [deflate()]);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { WebSocketStream } from "@wsstream/node";
+import { deflate, WebSocketStream } from "@wsstream/node";
 import { runScenarios, urlArgument } from "./scenarios.ts";
 
-await runScenarios(WebSocketStream, urlArgument(process.argv.slice(2)));
+await runScenarios(WebSocketStream, urlArgument(process.argv.slice(2)), [deflate()]);

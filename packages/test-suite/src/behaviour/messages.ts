@@ -87,3 +87,20 @@ export async function digest(name: string, data: string | Uint8Array): Promise<M
 export function expectedDigests(): Promise<MessageDigest[]> {
   return Promise.all(echoMessages().map((message) => digest(message.name, message.data)));
 }
+
+/** The messages of the compression scenario: compressible text and binary, and one under any threshold. */
+export function compressionMessages(): EchoMessage[] {
+  const text = "wsstream compresses this sentence again and again. ".repeat(2000);
+  const binary = new Uint8Array(200_000).map((_, i) => (i * 7) % 13);
+  return [
+    { name: "compressible text", data: text },
+    { name: "compressible binary", data: binary },
+    { name: "short text", data: "tiny" },
+  ];
+}
+
+/** What the compression scenario must get back. */
+export function expectedCompressionDigests(): Promise<MessageDigest[]> {
+  return Promise.all(compressionMessages().map((message) => digest(message.name, message.data)));
+}
+

@@ -13,7 +13,7 @@
  * @module
  */
 import { MAX_MESSAGE_SIZE } from "./behaviour.ts";
-import { digest, echoMessages, type MessageDigest } from "./messages.ts";
+import { compressionMessages, digest, echoMessages, type MessageDigest } from "./messages.ts";
 
 /** The scenarios, in the order they run. */
 export const SCENARIOS = [
@@ -24,6 +24,7 @@ export const SCENARIOS = [
   "rejection",
   "client-close",
   "server-close",
+  "compression",
 ] as const;
 
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -37,6 +38,7 @@ export const SCENARIO_PATH: Readonly<Record<ScenarioName, string>> = {
   rejection: "/reject",
   "client-close": "/echo",
   "server-close": "/server-close",
+  compression: "/echo",
 };
 
 /**
@@ -88,6 +90,7 @@ export interface ClientStream {
     readonly readable: ReadableStream<string | Uint8Array>;
     readonly writable: WritableStream<string | ArrayBuffer | ArrayBufferView>;
     readonly protocol: string;
+    readonly extensions: string;
   }>;
   readonly closed: Promise<{ readonly closeCode?: number; readonly reason?: string }>;
   close(closeInfo?: { closeCode?: number; reason?: string }): void;
@@ -98,6 +101,8 @@ export interface ClientStreamOptions {
   readonly protocols?: readonly string[];
   readonly headers?: Readonly<Record<string, string>>;
   readonly maxMessageSize?: number;
+  /** The adapter's `deflate()`, for the compression scenario (typed loosely: any adapter's). */
+  readonly extensions?: readonly never[];
 }
 
 /** An adapter's `WebSocketStream` class. */
@@ -138,7 +143,11 @@ class Run {
   readonly #Stream: ClientStreamConstructor;
   readonly #scenario: ScenarioName;
 
-  constructor(Stream: ClientStreamConstructor, url: string, scenario: ScenarioName) {
+  /** The adapter's permessage-deflate factory, offered by the compression scenario. */
+  readonly extensions: readonly unknown[];
+
+  constructor(Stream: ClientStreamConstructor, url: string, scenario: ScenarioName, extensions: readonly unknown[]) {
+    this.extensions = extensions;
     this.#Stream = Stream;
     this.#url = url;
     this.#scenario = scenario;
@@ -191,6 +200,24 @@ const scenarios: Record<ScenarioName, (run: Run) => Promise<void>> = {
         run.details.endedEarly = true;
         break;
       }
+      received.push(await digest(message.name, echoed));
+    }
+    ws.close({ closeCode: 1000, reason: "done" });
+    run.details.closed = await settle(ws.closed, closeInfo);
+  },
+
+  // permessage-deflate: offered, agreed, and compressible messages echoed intact.
+  async compression(run) {
+    const ws = run.open({ maxMessageSize: MAX_MESSAGE_SIZE, extensions: run.extensions as readonly never[] });
+    const { readable, writable, extensions } = await ws.opened;
+    run.details.extensions = extensions;
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    const received: MessageDigest[] = [];
+    run.details.received = received;
+    for (const message of compressionMessages()) {
+      const echoed = await roundTrip(writer, reader, message.data);
+      if (echoed === undefined) break;
       received.push(await digest(message.name, echoed));
     }
     ws.close({ closeCode: 1000, reason: "done" });
@@ -260,11 +287,12 @@ const scenarios: Record<ScenarioName, (run: Run) => Promise<void>> = {
 export async function runScenarios(
   Stream: ClientStreamConstructor,
   url: string,
+  extensions: readonly unknown[],
   print: (line: string) => void = (line) => console.log(line),
 ): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const scenario of SCENARIOS) {
-    const run = new Run(Stream, url, scenario);
+    const run = new Run(Stream, url, scenario, extensions);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), SCENARIO_TIMEOUT_MS);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { serve } from "@wsstream/bun";
+import { deflate, serve } from "@wsstream/bun";
 import { startBehaviourServer } from "./behaviour.ts";
 
-await startBehaviourServer(serve, "bun", Bun.env.PORT);
+await startBehaviourServer(serve, "bun", Bun.env.PORT, [deflate()]);

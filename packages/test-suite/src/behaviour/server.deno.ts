@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { serve } from "@wsstream/deno";
+import { deflate, serve } from "@wsstream/deno";
 import { startBehaviourServer } from "./behaviour.ts";
 
-await startBehaviourServer(serve, "deno", Deno.env.get("PORT"));
+await startBehaviourServer(serve, "deno", Deno.env.get("PORT"), [deflate()]);

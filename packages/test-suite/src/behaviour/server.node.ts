@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { serve } from "@wsstream/node";
+import { deflate, serve } from "@wsstream/node";
 import { startBehaviourServer } from "./behaviour.ts";
 
-await startBehaviourServer(serve, "node", process.env.PORT);
+await startBehaviourServer(serve, "node", process.env.PORT, [deflate()]);
