@@ -1,7 +1,8 @@
 /**
  * An Autobahn TestSuite client driver on Deno: runs every case of a fuzzing server (the real
  * Autobahn one, or `@wsstream/test-suite`'s) against `@wsstream/deno`'s `WebSocketStream`,
- * echoing each message back (text as text, binary as binary) until the server closes.
+ * offering permessage-deflate and echoing each message back (text as text, binary as binary) until
+ * the server closes.
  *
  * ```sh
  * pnpm autobahn-client:deno -- --url ws://127.0.0.1:9001 --agent wsstream-deno
@@ -14,10 +15,12 @@
  *
  * @module
  */
-import { WebSocketStream } from "@wsstream/deno";
+import { deflate, WebSocketStream } from "@wsstream/deno";
 
-// Autobahn's 9.x cases send messages up to 16 MiB; leave room above that.
-const options = { maxMessageSize: 64 * 1024 * 1024 };
+// Autobahn's 9.x cases send messages up to 16 MiB; leave room above that. Every connection
+// offers permessage-deflate (RFC 7692); the fuzzing server answers it in 12.x and 13.x as each
+// case says and declines it elsewhere.
+const options = { maxMessageSize: 64 * 1024 * 1024, extensions: [deflate()] };
 
 /** The value of `--name VALUE` or `--name=VALUE` in the arguments, or `fallback`. */
 function option(name: string, fallback: string): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import { equalBytes, utf8 } from "./bytes.ts";
+import type { DeflateAgreement, DeflateCase } from "./deflate.ts";
 
 /** Verdict on what the peer did with the frames (`behavior` in Autobahn's reports). */
 export type Verdict = "OK" | "NON-STRICT" | "FAILED" | "INFORMATIONAL" | "UNIMPLEMENTED";
@@ -46,9 +47,18 @@ export interface CaseContext {
   readonly role: Role;
   /** Whether no Close was sent or received yet and TCP is up (Autobahn's STATE_OPEN). */
   readonly open: boolean;
+  /**
+   * permessage-deflate as agreed for this connection (RFC 7692), or undefined when it was not.
+   * When agreed, {@link sendMessage} compresses every message.
+   */
+  readonly deflate: DeflateAgreement | undefined;
   /** Sends one frame (see {@link FrameSpec} for batching, chopping and sync writes). */
   send(frame: FrameSpec): Promise<void>;
-  /** Sends a data message, split into frames of `fragmentSize` bytes when given. */
+  /**
+   * Sends a data message, split into frames of `fragmentSize` bytes when given. With
+   * permessage-deflate agreed the message is compressed first (RSV1 on its first frame) and the
+   * compressed bytes are split (Autobahn's `autoFragmentSize`).
+   */
   sendMessage(payload: Uint8Array | string, options?: { binary?: boolean; fragmentSize?: number; sync?: boolean }): Promise<void>;
   /** Encodes one frame without sending it (to write it in parts with {@link write}). */
   encode(frame: FrameSpec): Uint8Array;
@@ -106,6 +116,11 @@ export interface Observation {
   /** A bug in the harness itself (a case script threw): the case proves nothing. */
   readonly harnessError: string | undefined;
   readonly durationMs: number;
+  /**
+   * permessage-deflate as agreed, when it was; `note` says why the agreement is allowed but not
+   * the strictest (the server took a later offer over the first).
+   */
+  readonly deflate?: { readonly agreement: DeflateAgreement; readonly note: string | undefined };
 }
 
 /** A conformance case. */
@@ -127,6 +142,17 @@ export interface CaseDefinition {
   readonly wrongCodeFails?: boolean;
   /** Hard limit for the whole case, pauses included; the harness drops TCP when it runs out. */
   readonly timeoutMs: number;
+  /**
+   * The case negotiates permessage-deflate (RFC 7692): what the fuzzing client offers and how the
+   * fuzzing server answers. Not agreed, the case is UNIMPLEMENTED (Autobahn's 12.x/13.x).
+   */
+  readonly deflate?: DeflateCase;
+  /**
+   * Record each message from the peer by its SHA-1 digest (20 bytes in `payload`) instead of its
+   * bytes, as Autobahn's 12.x/13.x compare echoes: a thousand 128 KiB echoes are not kept.
+   * `expected` then lists digests too.
+   */
+  readonly digestMessages?: boolean;
 }
 
 /** One case's outcome. */

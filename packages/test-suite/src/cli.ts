@@ -5,7 +5,7 @@
  * ```sh
  * pnpm conformance                                  # every runtime with examples, both roles
  * pnpm conformance -- --runtime node --subject client --cases '6.4.*,7.*'
- * pnpm conformance -- --full                        # Autobahn's full 9.x sizes and counts
+ * pnpm conformance -- --full                        # Autobahn's full 9.x, 12.x, 13.x sizes and counts
  * pnpm conformance -- --url ws://127.0.0.1:9001     # test any echo server
  * pnpm conformance -- --serve --port 9001           # fuzzing server for any client driver
  * ```

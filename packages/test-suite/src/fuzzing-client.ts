@@ -5,6 +5,7 @@
  * @module
  */
 import type { CaseDefinition, CaseResult } from "./case.ts";
+import { judgeDeflateResponse } from "./deflate.ts";
 import { openClient } from "./handshake.ts";
 import { notRun, runCase } from "./session.ts";
 
@@ -26,8 +27,19 @@ export async function runFuzzingClient(options: FuzzingClientOptions): Promise<C
   for (const definition of options.cases) {
     let result: CaseResult;
     try {
-      const { socket, rest } = await openClient(url, options.handshakeTimeoutMs ?? 5000);
-      result = await runCase(definition, socket, rest, "client");
+      const offers = definition.deflate?.offers;
+      const { socket, rest, extensions } = await openClient(url, options.handshakeTimeoutMs ?? 5000, offers?.join(", "));
+      const judgement = offers === undefined ? undefined : judgeDeflateResponse(offers, extensions);
+      if (judgement?.kind === "invalid") {
+        // RFC 7692 §7: "A client MUST _Fail the WebSocket Connection_ if the peer server accepted
+        // an extension negotiation offer for this extension with an extension negotiation
+        // response meeting any of the following conditions [...]".
+        socket.destroy();
+        result = notRun(definition, "client", `The server's permessage-deflate answer is wrong: ${judgement.reason}`);
+      } else {
+        const agreed = judgement?.kind === "agreed" ? judgement : undefined;
+        result = await runCase(definition, socket, rest, "client", { agreement: agreed?.agreement, note: agreed?.note });
+      }
     } catch (error) {
       result = notRun(definition, "client", `Opening handshake failed: ${error instanceof Error ? error.message : String(error)}`);
     }

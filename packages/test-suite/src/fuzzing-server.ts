@@ -11,6 +11,7 @@
  */
 import { createServer, type Socket } from "node:net";
 import type { CaseDefinition, CaseResult } from "./case.ts";
+import { negotiateAsServer } from "./deflate.ts";
 import { Opcode } from "./frame.ts";
 import { answerUpgrade, readRequest } from "./handshake.ts";
 import { limit } from "./cases/helpers.ts";
@@ -76,8 +77,10 @@ export async function startFuzzingServer(options: FuzzingServerOptions): Promise
         socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
         return;
       }
-      if (answerUpgrade(socket, request) !== undefined) return;
-      const result = await runCase(definition, socket, rest, "server");
+      // permessage-deflate only in the cases that negotiate it; the others decline every offer.
+      const negotiation = definition.deflate === undefined ? undefined : negotiateAsServer(request.headers.get("sec-websocket-extensions"), definition.deflate);
+      if (answerUpgrade(socket, request, negotiation?.agreement?.response) !== undefined) return;
+      const result = await runCase(definition, socket, rest, "server", negotiation);
       let results = byAgent.get(agent);
       if (results === undefined) byAgent.set(agent, (results = new Map()));
       results.set(n, result);

@@ -25,6 +25,8 @@ export interface HttpHead {
 export interface Upgraded {
   readonly socket: Socket;
   readonly rest: Uint8Array;
+  /** The server's `Sec-WebSocket-Extensions`, when extensions were offered and it sent one. */
+  readonly extensions?: string | undefined;
 }
 
 /**
@@ -72,10 +74,12 @@ export function readHead(socket: Socket, timeoutMs: number): Promise<{ head: Htt
 }
 
 /**
- * Connects to `url` (`ws:` only, loopback expected) and runs the client handshake. Rejects when
- * the server refuses or answers wrongly; the error message says what was wrong.
+ * Connects to `url` (`ws:` only, loopback expected) and runs the client handshake, offering
+ * `extensions` (a `Sec-WebSocket-Extensions` value) when given. Rejects when the server refuses
+ * or answers wrongly; the error message says what was wrong. The server's answer to the offered
+ * extensions is returned for the caller to judge.
  */
-export async function openClient(url: URL, timeoutMs: number): Promise<Upgraded> {
+export async function openClient(url: URL, timeoutMs: number, extensions?: string): Promise<Upgraded> {
   if (url.protocol !== "ws:") throw new Error(`Only ws: URLs are supported: ${url.href}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || 80);
@@ -98,7 +102,9 @@ export async function openClient(url: URL, timeoutMs: number): Promise<Upgraded>
     const target = `${url.pathname || "/"}${url.search}`;
     socket.write(
       `GET ${target} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wsstream-test-suite\r\n\r\n`,
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+        (extensions === undefined ? "" : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+        "User-Agent: wsstream-test-suite\r\n\r\n",
     );
     const { head, rest } = await readHead(socket, timeoutMs);
     const status = /^HTTP\/1\.1 (\d{3})/.exec(head.startLine)?.[1];
@@ -106,10 +112,10 @@ export async function openClient(url: URL, timeoutMs: number): Promise<Upgraded>
     if (head.headers.get("upgrade")?.toLowerCase() !== "websocket") throw new Error("Handshake response without Upgrade: websocket");
     if (!/\bupgrade\b/i.test(head.headers.get("connection") ?? "")) throw new Error("Handshake response without Connection: Upgrade");
     if (head.headers.get("sec-websocket-accept") !== acceptKey(key)) throw new Error("Handshake response with a wrong Sec-WebSocket-Accept");
-    if (head.headers.has("sec-websocket-extensions")) {
+    if (extensions === undefined && head.headers.has("sec-websocket-extensions")) {
       throw new Error(`Server agreed to an extension nobody offered: ${head.headers.get("sec-websocket-extensions")}`);
     }
-    return { socket, rest };
+    return { socket, rest, extensions: head.headers.get("sec-websocket-extensions") };
   } catch (error) {
     socket.destroy();
     throw error;
@@ -132,10 +138,11 @@ export async function readRequest(socket: Socket, timeoutMs: number): Promise<{ 
 }
 
 /**
- * Checks an upgrade request (RFC 6455 §4.2.1) and writes the 101 answer; on a bad request
- * writes a 400 and returns the reason instead.
+ * Checks an upgrade request (RFC 6455 §4.2.1) and writes the 101 answer, with
+ * `Sec-WebSocket-Extensions: extensions` when given; on a bad request writes a 400 and returns
+ * the reason instead.
  */
-export function answerUpgrade(socket: Socket, request: UpgradeRequest): string | undefined {
+export function answerUpgrade(socket: Socket, request: UpgradeRequest, extensions?: string): string | undefined {
   const problem = upgradeProblem(request);
   if (problem !== undefined) {
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${problem.length}\r\nConnection: close\r\n\r\n${problem}`);
@@ -144,6 +151,7 @@ export function answerUpgrade(socket: Socket, request: UpgradeRequest): string |
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       `Sec-WebSocket-Accept: ${acceptKey(request.headers.get("sec-websocket-key")!)}\r\n` +
+      (extensions === undefined ? "" : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
       "Server: wsstream-test-suite\r\n\r\n",
   );
   return undefined;

@@ -1,6 +1,6 @@
 /**
- * `@wsstream/test-suite`: the conformance harness (Autobahn TestSuite cases 1-7, 9 and 10, with
- * strict verdicts) and the helpers that run it against each runtime's processes.
+ * `@wsstream/test-suite`: the conformance harness (Autobahn TestSuite cases 1-7, 9, 10, 12 and
+ * 13, with strict verdicts) and the helpers that run it against each runtime's processes.
  *
  * @module
  */

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import { concat, isValidUtf8, repeat } from "./bytes.ts";
 import {
@@ -25,6 +26,7 @@ import {
   sameEvents,
   toBytes,
 } from "./case.ts";
+import { type DeflateAgreement, MessageDeflater, MessageInflater } from "./deflate.ts";
 import { closePayload, encodeFrame, type IncomingFrame, Opcode, FrameParser } from "./frame.ts";
 import { judge } from "./verdict.ts";
 
@@ -35,9 +37,25 @@ import { judge } from "./verdict.ts";
  */
 export const CLOSE_TIMEOUT_MS = 1000;
 
-/** Runs `definition` on `socket` (already upgraded; `rest` are the bytes after the handshake). */
-export async function runCase(definition: CaseDefinition, socket: Socket, rest: Uint8Array, role: Role): Promise<CaseResult> {
-  const run = new CaseRun(definition, socket, role);
+/** What the opening handshake settled about extensions, for {@link runCase}. */
+export interface Negotiated {
+  /** permessage-deflate as agreed, or undefined when it was not. */
+  readonly agreement: DeflateAgreement | undefined;
+  /** Why the agreement is allowed but not the strictest, if it is not. */
+  readonly note?: string | undefined;
+  /** The peer's faults during the handshake (an invalid offer), recorded as violations. */
+  readonly violations?: readonly string[];
+}
+
+/** Largest message the harness inflates (as its frame parser's limit). */
+const MAX_INFLATED = 64 * 1024 * 1024;
+
+/**
+ * Runs `definition` on `socket` (already upgraded; `rest` are the bytes after the handshake),
+ * with the extensions the handshake agreed, if any.
+ */
+export async function runCase(definition: CaseDefinition, socket: Socket, rest: Uint8Array, role: Role, negotiated?: Negotiated): Promise<CaseResult> {
+  const run = new CaseRun(definition, socket, role, negotiated);
   return compact(judge(definition, await run.start(rest)));
 }
 
@@ -67,6 +85,39 @@ export function notRun(definition: CaseDefinition, role: Role, why: string): Cas
 
 type MessageEvent = Extract<PeerEvent, { type: "message" }>;
 
+const RSV1 = 0b100;
+
+/** permessage-deflate on one connection: ours to send, the peer's to inflate. */
+interface DeflateState {
+  readonly agreement: DeflateAgreement;
+  readonly note: string | undefined;
+  readonly deflater: MessageDeflater;
+  readonly inflater: MessageInflater;
+  /** Set once an inflation failed: the peer's window is lost, later messages are not inflated. */
+  broken: boolean;
+}
+
+function deflateState(role: Role, negotiated: Negotiated | undefined): DeflateState | undefined {
+  const agreement = negotiated?.agreement;
+  if (agreement === undefined) return undefined;
+  // RFC 7692 §7.1: each end compresses with its own side's parameters.
+  const client = role === "client";
+  const peer = client ? "server" : "client";
+  return {
+    agreement,
+    note: negotiated?.note,
+    deflater: client
+      ? new MessageDeflater(agreement.clientMaxWindowBits, agreement.clientNoContextTakeover)
+      : new MessageDeflater(agreement.serverMaxWindowBits, agreement.serverNoContextTakeover),
+    inflater: new MessageInflater(
+      client ? agreement.serverMaxWindowBits : agreement.clientMaxWindowBits,
+      client ? agreement.serverNoContextTakeover : agreement.clientNoContextTakeover,
+      { windowBits: `${peer}_max_window_bits`, noContextTakeover: `${peer}_no_context_takeover` },
+    ),
+    broken: false,
+  };
+}
+
 class CaseRun implements CaseContext {
   readonly role: Role;
   readonly #definition: CaseDefinition;
@@ -75,6 +126,7 @@ class CaseRun implements CaseContext {
   readonly #parser = new FrameParser();
   readonly #received: PeerEvent[] = [];
   readonly #violations: string[] = [];
+  readonly #deflate: DeflateState | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   #firstClose: "harness" | "peer" | undefined;
   #harnessSentClose = false;
@@ -84,7 +136,7 @@ class CaseRun implements CaseContext {
   #harnessError: string | undefined;
   #state: "open" | "closing" | "closed" = "open";
   #muted = false;
-  #fragments: { opcode: number; parts: Uint8Array[] } | undefined;
+  #fragments: { opcode: number; compressed: boolean; parts: Uint8Array[] } | undefined;
   #unread: MessageEvent[] = [];
   #messageWaiters: Array<(message: MessageEvent | undefined) => void> = [];
   #chain: Promise<void> = Promise.resolve();
@@ -93,11 +145,13 @@ class CaseRun implements CaseContext {
   #closed!: Promise<void>;
   #started = 0;
 
-  constructor(definition: CaseDefinition, socket: Socket, role: Role) {
+  constructor(definition: CaseDefinition, socket: Socket, role: Role, negotiated: Negotiated | undefined) {
     this.#definition = definition;
     this.#socket = socket;
     this.role = role;
     this.#mask = role === "client";
+    this.#deflate = deflateState(role, negotiated);
+    for (const violation of negotiated?.violations ?? []) this.#violation(violation);
   }
 
   start(rest: Uint8Array): Promise<Observation> {
@@ -134,6 +188,7 @@ class CaseRun implements CaseContext {
         handshakeError: undefined,
         harnessError: this.#harnessError,
         durationMs: Math.round(performance.now() - this.#started),
+        ...(this.#deflate === undefined ? {} : { deflate: { agreement: this.#deflate.agreement, note: this.#deflate.note } }),
       };
     });
   }
@@ -142,6 +197,10 @@ class CaseRun implements CaseContext {
 
   get open(): boolean {
     return this.#state === "open";
+  }
+
+  get deflate(): DeflateAgreement | undefined {
+    return this.#deflate?.agreement;
   }
 
   encode(frame: FrameSpec): Uint8Array {
@@ -159,7 +218,9 @@ class CaseRun implements CaseContext {
   }
 
   async sendMessage(payload: Uint8Array | string, options: { binary?: boolean; fragmentSize?: number; sync?: boolean } = {}): Promise<void> {
-    const bytes = toBytes(payload);
+    // RFC 7692 §6.1: a compressed message has RSV1 set on its first frame only.
+    const compressed = this.#deflate !== undefined && !this.#muted;
+    const bytes = compressed ? this.#deflate!.deflater.compress(toBytes(payload)) : toBytes(payload);
     const opcode = options.binary === true ? Opcode.Binary : Opcode.Text;
     const size = options.fragmentSize ?? Math.max(bytes.length, 1);
     let offset = 0;
@@ -169,6 +230,7 @@ class CaseRun implements CaseContext {
         opcode: offset === 0 ? opcode : Opcode.Continuation,
         payload: bytes.subarray(offset, end),
         fin: end === bytes.length,
+        ...(compressed && offset === 0 ? { rsv: RSV1 } : {}),
         ...(options.sync === true ? { sync: true } : {}),
       });
       offset = end;
@@ -241,7 +303,7 @@ class CaseRun implements CaseContext {
     }
     if (this.role === "client" && frame.masked) this.#violation(`a masked ${name} frame from the server (RFC 6455 §5.1)`);
     if (this.role === "server" && !frame.masked) this.#violation(`an unmasked ${name} frame from the client (RFC 6455 §5.1)`);
-    if (frame.rsv !== 0) this.#violation(`RSV bits ${frame.rsv} on a ${name} frame with no extension agreed (RFC 6455 §5.2)`);
+    if (frame.rsv !== 0) this.#checkRsv(frame, name);
     if (frame.opcode >= 0x8) {
       if (!frame.fin) this.#violation(`a fragmented ${name} frame (RFC 6455 §5.5)`);
       if (frame.payload.length > 125) this.#violation(`a ${name} frame with ${frame.payload.length} payload bytes (RFC 6455 §5.5)`);
@@ -271,7 +333,7 @@ class CaseRun implements CaseContext {
           this.#violation(`a new ${name} frame inside a fragmented message (RFC 6455 §5.4)`);
           return;
         }
-        this.#fragments = { opcode: frame.opcode, parts: [frame.payload] };
+        this.#fragments = { opcode: frame.opcode, compressed: this.#deflate !== undefined && (frame.rsv & RSV1) !== 0, parts: [frame.payload] };
         if (frame.fin) this.#finishMessage();
         return;
       default:
@@ -279,17 +341,42 @@ class CaseRun implements CaseContext {
     }
   }
 
+  // RFC 7692 §6: with permessage-deflate agreed RSV1 marks the first frame of a compressed data
+  // message; every other RSV bit, and RSV1 anywhere else, breaks the RFC.
+  #checkRsv(frame: IncomingFrame, name: string): void {
+    if (this.#deflate === undefined) {
+      this.#violation(`RSV bits ${frame.rsv} on a ${name} frame with no extension agreed (RFC 6455 §5.2)`);
+      return;
+    }
+    if ((frame.rsv & ~RSV1) !== 0) this.#violation(`RSV bits ${frame.rsv} on a ${name} frame, where only RSV1 belongs to permessage-deflate (RFC 6455 §5.2)`);
+    if ((frame.rsv & RSV1) === 0) return;
+    if (frame.opcode >= 0x8) this.#violation(`RSV1 on a ${name} frame (RFC 7692 §6.1: control frames are never compressed)`);
+    else if (frame.opcode === Opcode.Continuation) this.#violation("RSV1 on a continuation frame (RFC 7692 §6.1: only the first frame of a compressed message has it)");
+  }
+
   #finishMessage(): void {
-    const { opcode, parts } = this.#fragments!;
+    const { opcode, compressed, parts } = this.#fragments!;
     this.#fragments = undefined;
-    const payload = parts.length === 1 ? parts[0]! : concat(...parts);
     const binary = opcode === Opcode.Binary;
+    let payload = parts.length === 1 ? parts[0]! : concat(...parts);
+    if (compressed) payload = this.#inflate(payload, binary);
     if (!binary && !isValidUtf8(payload)) this.#violation("a text message that is not valid UTF-8 (RFC 6455 §5.6)");
     const message: MessageEvent = { type: "message", binary, payload };
-    this.#record(message);
+    this.#record(this.#definition.digestMessages === true ? { ...message, payload: sha1(payload) } : message);
     const waiter = this.#messageWaiters.shift();
     if (waiter !== undefined) waiter(message);
     else this.#unread.push(message);
+  }
+
+  // RFC 7692 §7.2.2: append 00 00 ff ff and inflate, within the agreed window and takeover.
+  #inflate(payload: Uint8Array, binary: boolean): Uint8Array {
+    const deflate = this.#deflate!;
+    if (deflate.broken) return new Uint8Array(0);
+    const result = deflate.inflater.inflate(payload, MAX_INFLATED);
+    if (result.ok) return result.data;
+    deflate.broken = true;
+    this.#violation(`a compressed ${binary ? "binary" : "text"} message that does not inflate: ${result.reason}`);
+    return new Uint8Array(0);
   }
 
   #onClose(payload: Uint8Array): void {
@@ -474,6 +561,10 @@ class CaseRun implements CaseContext {
     clearTimeout(timer);
     this.#timers.delete(timer);
   }
+}
+
+function sha1(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha1").update(bytes).digest());
 }
 
 /** Close codes an endpoint may send (RFC 6455 §7.4.1, §7.4.2; IANA registry). */

@@ -42,8 +42,20 @@ export function judge(definition: CaseDefinition, observation: Observation): Cas
   } else if (observation.violations.length > 0) {
     behavior = "FAILED";
     detail = `The peer broke the protocol: ${observation.violations.join("; ")}`;
+  } else if (definition.deflate !== undefined && observation.deflate === undefined) {
+    // Autobahn's 12.x/13.x: an optional feature not negotiated is UNIMPLEMENTED, not FAILED.
+    behavior = "UNIMPLEMENTED";
+    detail =
+      observation.role === "client"
+        ? "permessage-deflate was not negotiated: the server answered the offer without Sec-WebSocket-Extensions"
+        : "permessage-deflate was not negotiated: the client made no offer the case accepts";
   } else {
     [behavior, detail] = judgeEvents(definition, observation.received);
+    const note = observation.deflate?.note;
+    if (behavior === "OK" && note !== undefined) {
+      behavior = "NON-STRICT";
+      detail = note;
+    }
   }
   if (definition.wrongCodeFails === true && behaviorClose === "WRONG CODE" && behavior !== "FAILED") {
     behavior = "FAILED";

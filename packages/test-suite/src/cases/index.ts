@@ -13,6 +13,8 @@ import { group6, group6Subgroups } from "./group6-utf8.ts";
 import { group7 } from "./group7-close.ts";
 import { group9 } from "./group9-limits.ts";
 import { group10 } from "./group10-misc.ts";
+import { group12 } from "./group12-permessage-deflate.ts";
+import { group13 } from "./group13-deflate-parameters.ts";
 
 /** Case groups by number, with Autobahn's titles. */
 export const GROUP_TITLES: ReadonlyMap<number, string> = new Map([
@@ -25,13 +27,15 @@ export const GROUP_TITLES: ReadonlyMap<number, string> = new Map([
   [7, "Close Handling"],
   [9, "Limits/Performance"],
   [10, "Misc"],
+  [12, "WebSocket Compression (different payloads)"],
+  [13, "WebSocket Compression (different parameters)"],
 ]);
 
 export { group6Subgroups };
 
 /** Options for {@link allCases}. */
 export interface CaseSelection {
-  /** Autobahn's full 9.x sizes and counts instead of the faster default form. */
+  /** Autobahn's full 9.x, 12.x and 13.x sizes and counts instead of the faster default form. */
   readonly full?: boolean;
   /**
    * Patterns of case ids to run, `*` matching anything (`"6.4.*"`, `"1.*"`, `"7.1.1"`).
@@ -44,7 +48,8 @@ export interface CaseSelection {
 
 /** The cases selected, in Autobahn's order. */
 export function allCases(selection: CaseSelection = {}): CaseDefinition[] {
-  const cases = [...group1, ...group2, ...group3, ...group4, ...group5, ...group6, ...group7, ...group9(selection.full === true), ...group10];
+  const full = selection.full === true;
+  const cases = [...group1, ...group2, ...group3, ...group4, ...group5, ...group6, ...group7, ...group9(full), ...group10, ...group12(full), ...group13(full)];
   const include = selection.include?.map(pattern);
   const exclude = selection.exclude?.map(pattern) ?? [];
   return cases.filter((c) => (include === undefined || include.some((p) => p.test(c.id))) && !exclude.some((p) => p.test(c.id)));
