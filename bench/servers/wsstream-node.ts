@@ -1,0 +1,53 @@
+/**
+ * The wsstream echo server under test: `serve()` from @wsstream/node, each message written back
+ * as it came. Two handlers, as users write both:
+ *
+ * - `pipe`: `readable.pipeTo(writable)`;
+ * - `loop`: an explicit `reader.read()` / `await writer.write()` loop.
+ *
+ * Run: node --import tsx --conditions=wsstream-source bench/servers/wsstream-node.ts --handler pipe
+ * (the benchmarks start it themselves; see control.ts).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { serve, type WebSocketStreamBase } from "@wsstream/node";
+import { ConnectionCount, serveControl } from "./control.ts";
+
+const { values } = parseArgs({
+  options: { handler: { type: "string", default: "pipe" }, port: { type: "string", default: "0" } },
+});
+const mode = values.handler;
+if (mode !== "pipe" && mode !== "loop") throw new Error(`Unknown handler: ${mode}`);
+
+const count = new ConnectionCount();
+
+async function pipe(ws: WebSocketStreamBase): Promise<void> {
+  const { readable, writable } = await ws.opened;
+  await readable.pipeTo(writable);
+}
+
+async function loop(ws: WebSocketStreamBase): Promise<void> {
+  const { readable, writable } = await ws.opened;
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    await writer.write(value);
+  }
+  await writer.close();
+}
+
+const echo = mode === "pipe" ? pipe : loop;
+
+const server = await serve({
+  port: Number(values.port),
+  handler: async (ws) => {
+    const closed = count.opened();
+    ws.closed.then(closed, closed);
+    // A benchmark client that goes away without a closing handshake errors the streams.
+    await echo(ws).catch(() => undefined);
+  },
+});
+serveControl(server.port, count);
