@@ -29,6 +29,7 @@ import { encodeFrame, frameHeaderLength, nextMaskKey, writeFrameHeader } from ".
 import { type FramePiece, FrameDecoder } from "./frame-decoder.ts";
 import { applyMask } from "./mask.ts";
 import { MessageAssembler } from "./message-assembler.ts";
+import { OutputQueue } from "./output-queue.ts";
 import { Opcode } from "./opcode.ts";
 import { State, stateName } from "./state.ts";
 
@@ -62,13 +63,12 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF: a message comes out exactly as it was sent.
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-// Payloads up to this size are copied next to their header; larger ones are sent as a separate
-// chunk (server side), so big messages are never copied.
+// Payloads up to this size are copied next to their header into the staging slab; larger ones
+// are sent as a separate chunk (server side), so big messages are never copied.
 const COPY_THRESHOLD = 16 * 1024;
-// Chunks queued together are merged into one when their total is at most this.
-const COALESCE_LIMIT = 64 * 1024;
-// Strings up to this many UTF-16 units are encoded straight into the frame buffer.
-const INLINE_TEXT_UNITS = 21_845;
+// Strings up to this many UTF-16 units (at most 3 bytes each in UTF-8) are encoded straight into
+// the staging slab.
+const INLINE_TEXT_UNITS = 5_461;
 
 /** A WebSocket connection of either role, from the opening handshake on. */
 export class Connection {
@@ -83,8 +83,7 @@ export class Connection {
   #extensionRsv = 0;
   #state: State;
   #events: ConnectionEvent[] = [];
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
+  readonly #out = new OutputQueue();
   // Input after a Close frame or a protocol error is discarded (§7.1.7, §5.5.1).
   #discarding = false;
   #shouldCloseTransport = false;
@@ -163,7 +162,7 @@ export class Connection {
 
   /** Bytes queued for the transport and not yet taken by {@link dataToSend}. */
   get bufferedAmount(): number {
-    return this.#outBytes;
+    return this.#out.length;
   }
 
   /** Whether the closing handshake completed: a Close sent, a Close received and the transport closed. */
@@ -224,21 +223,12 @@ export class Connection {
     return events;
   }
 
-  /** Takes the bytes to write to the transport, in order (small chunks merged into one). */
+  /**
+   * Takes the bytes to write to the transport, in order. Small frames queued together come as one
+   * chunk (a view of a shared staging buffer: write it, never modify it).
+   */
   dataToSend(): Uint8Array[] {
-    const out = this.#out;
-    if (out.length === 0) return out;
-    this.#out = [];
-    const total = this.#outBytes;
-    this.#outBytes = 0;
-    if (out.length === 1 || total > COALESCE_LIMIT) return out;
-    const merged = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of out) {
-      merged.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return [merged];
+    return this.#out.take();
   }
 
   /**
@@ -377,7 +367,6 @@ export class Connection {
   /** Queues raw bytes (the handshake response or request) for the transport. */
   protected queueBytes(bytes: Uint8Array): void {
     this.#out.push(bytes);
-    this.#outBytes += bytes.length;
   }
 
   /** Activates the extensions the handshake agreed on: their RSV bits become valid. */
@@ -494,40 +483,54 @@ export class Connection {
   }
 
   #sendFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv = 0): void {
-    if (this.role === "client") {
-      this.queueBytes(encodeFrame({ fin, opcode, payload, rsv }, true));
+    const masked = this.role === "client";
+    const length = payload.length;
+    const headerLength = frameHeaderLength(length, masked);
+    if (length <= COPY_THRESHOLD) {
+      const { slab, offset } = this.#out.reserve(headerLength + length);
+      const at = writeFrameHeader(slab, offset, fin, rsv, opcode, length, masked);
+      if (masked) {
+        const key = nextMaskKey();
+        slab.set(key, at);
+        slab.set(payload, at + 4);
+        applyMask(slab.subarray(at + 4, at + 4 + length), key);
+      } else {
+        slab.set(payload, at);
+      }
+      this.#out.commit(headerLength + length);
       return;
     }
-    if (payload.length <= COPY_THRESHOLD) {
-      this.queueBytes(encodeFrame({ fin, opcode, payload, rsv }));
+    if (masked) {
+      // A client copies every payload anyway to mask it: one buffer for the whole frame.
+      this.#out.push(encodeFrame({ fin, opcode, payload, rsv }, true));
       return;
     }
-    const header = new Uint8Array(frameHeaderLength(payload.length, false));
-    writeFrameHeader(header, 0, fin, rsv, opcode, payload.length, false);
-    this.queueBytes(header);
-    this.queueBytes(payload);
+    const { slab, offset } = this.#out.reserve(headerLength);
+    writeFrameHeader(slab, offset, fin, rsv, opcode, length, false);
+    this.#out.commit(headerLength);
+    this.#out.push(payload);
   }
 
-  // Encodes a string straight into the frame buffer: the header goes right before the text, its
-  // size known once the UTF-8 length is.
+  // Encodes a string straight into the staging slab after room for the longest header, then
+  // closes the gap once the UTF-8 length (and so the header's) is known.
   #sendString(data: string, fin: boolean): void {
     if (data.length > INLINE_TEXT_UNITS) {
       this.#sendFrame(Opcode.TEXT, encoder.encode(data), fin);
       return;
     }
     const masked = this.role === "client";
-    const maskBytes = masked ? 4 : 0;
-    const start = 4 + maskBytes;
-    const buffer = new Uint8Array(start + data.length * 3);
-    const { written } = encoder.encodeInto(data, buffer.subarray(start));
+    const room = 4 + (masked ? 4 : 0);
+    const { slab, offset } = this.#out.reserve(room + data.length * 3);
+    const textStart = offset + room;
+    const { written } = encoder.encodeInto(data, slab.subarray(textStart, textStart + data.length * 3));
     const headerLength = frameHeaderLength(written, masked);
-    const offset = start - headerLength;
-    writeFrameHeader(buffer, offset, fin, 0, Opcode.TEXT, written, masked);
+    if (headerLength < room) slab.copyWithin(offset + headerLength, textStart, textStart + written);
+    const at = writeFrameHeader(slab, offset, fin, 0, Opcode.TEXT, written, masked);
     if (masked) {
       const key = nextMaskKey();
-      buffer.set(key, start - 4);
-      applyMask(buffer.subarray(start, start + written), key);
+      slab.set(key, at);
+      applyMask(slab.subarray(at + 4, at + 4 + written), key);
     }
-    this.queueBytes(buffer.subarray(offset, start + written));
+    this.#out.commit(headerLength + written);
   }
 }
