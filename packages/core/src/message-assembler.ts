@@ -38,7 +38,10 @@ export class MessageAssembler {
   #fragments = 0;
   #text = "";
   #parts: Uint8Array[] = [];
-  #decoder: TextDecoder | undefined;
+  #textInPieces = false;
+  // The start of a UTF-8 sequence the previous piece ended in (0 to 3 bytes used).
+  readonly #carry = new Uint8Array(4);
+  #carryLength = 0;
   // RSV bits of the message's first frame: non-zero means an extension encoded it.
   #rsv = 0;
 
@@ -109,19 +112,20 @@ export class MessageAssembler {
     }
   }
 
+  // Text in several pieces is decoded piece by piece, one-shot, up to the last complete UTF-8
+  // sequence; an unfinished sequence (at most 3 bytes) is carried into the next piece and checked
+  // at once as a possible sequence start, so bad UTF-8 still fails at its first impossible byte.
+  // (A streaming TextDecoder is 6 to 9 times slower in Node 20.)
   #feedText(bytes: Uint8Array, done: boolean): Message | undefined {
-    let decoder = this.#decoder;
     try {
-      if (done && decoder === undefined) {
+      if (done && !this.#textInPieces) {
         // The whole message is one piece: decode it in one call.
         this.#opcode = NONE;
         return { type: "text", data: oneShotDecoder.decode(bytes) };
       }
-      if (decoder === undefined) {
-        decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-        this.#decoder = decoder;
-      }
-      this.#text += decoder.decode(bytes, { stream: !done });
+      this.#textInPieces = true;
+      this.#text += this.#decodePiece(bytes);
+      if (done && this.#carryLength > 0) throw new Error("truncated");
     } catch {
       throw new ProtocolError(
         "WS_ERR_INVALID_UTF8",
@@ -132,10 +136,40 @@ export class MessageAssembler {
     if (!done) return undefined;
     const data = this.#text;
     this.#text = "";
-    this.#decoder = undefined;
+    this.#textInPieces = false;
     this.#opcode = NONE;
     return { type: "text", data };
   }
+
+  // Decodes what `bytes` completes; throws on invalid UTF-8.
+  #decodePiece(bytes: Uint8Array): string {
+    let text = "";
+    let start = 0;
+    const carry = this.#carry;
+    if (this.#carryLength > 0) {
+      const length = sequenceLength(carry[0]!);
+      const take = Math.min(length - this.#carryLength, bytes.length);
+      carry.set(bytes.subarray(0, take), this.#carryLength);
+      this.#carryLength += take;
+      start = take;
+      if (this.#carryLength < length) {
+        checkPrefix(carry, this.#carryLength);
+        return "";
+      }
+      text = oneShotDecoder.decode(carry.subarray(0, length));
+      this.#carryLength = 0;
+    }
+    const end = completeEnd(bytes, start);
+    if (end > start) text += oneShotDecoder.decode(bytes.subarray(start, end));
+    const tail = bytes.length - end;
+    if (tail > 0) {
+      checkPrefix(bytes.subarray(end), tail);
+      carry.set(bytes.subarray(end));
+      this.#carryLength = tail;
+    }
+    return text;
+  }
+
 
   #finishBytes(): Message {
     const parts = this.#parts;
@@ -160,3 +194,38 @@ export class MessageAssembler {
 
 // ignoreBOM keeps a leading U+FEFF: a message must come out exactly as it was sent.
 const oneShotDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+// The length of the UTF-8 sequence `lead` starts (RFC 3629), or 0 when no sequence starts with it.
+function sequenceLength(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+// Where the complete sequences of `bytes` (from `start`) end: before a final unfinished sequence,
+// else the end. Anything invalid is left in, for the decoder to reject.
+function completeEnd(bytes: Uint8Array, start: number): number {
+  const n = bytes.length;
+  for (let p = n - 1; p >= start && p >= n - 3; p--) {
+    const byte = bytes[p]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = sequenceLength(byte);
+    return length !== 0 && p + length > n ? p : n;
+  }
+  return n;
+}
+
+// Throws unless the first `n` bytes of `bytes` can begin a valid UTF-8 sequence (RFC 3629 §4).
+function checkPrefix(bytes: Uint8Array, n: number): void {
+  const lead = bytes[0]!;
+  if (sequenceLength(lead) < 2) throw new Error("invalid lead byte");
+  if (n >= 2) {
+    const second = bytes[1]!;
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    if (second < low || second > high) throw new Error("invalid second byte");
+  }
+  if (n >= 3 && (bytes[2]! & 0xc0) !== 0x80) throw new Error("invalid third byte");
+}

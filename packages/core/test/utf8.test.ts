@@ -66,3 +66,55 @@ describe("text messages and UTF-8", () => {
     }
   });
 });
+
+describe("text split into pieces, under any cut", () => {
+  const cutAt = (bytes: Uint8Array, points: number[]): Uint8Array[] => {
+    const offsets = [...new Set(points.map((p) => Math.floor(p * bytes.length)))].sort((a, b) => a - b);
+    const pieces: Uint8Array[] = [];
+    let from = 0;
+    for (const to of offsets) {
+      pieces.push(bytes.slice(from, to));
+      from = to;
+    }
+    pieces.push(bytes.slice(from));
+    return pieces;
+  };
+
+  it("decodes exactly as one-shot fatal decoding does, or fails with 1007 exactly when it throws", async () => {
+    const fc = (await import("fast-check")).default;
+    const oneShot = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    const payloads = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 200 }).map((s) => new TextEncoder().encode(s)),
+      fc.uint8Array({ maxLength: 60 }),
+      fc.array(fc.constantFrom(0x41, 0xc2, 0xa9, 0xe0, 0xa0, 0x80, 0xed, 0x9f, 0xbf, 0xf0, 0x90, 0xf4, 0x8f, 0xc0, 0xff), { maxLength: 40 }).map((a) => Uint8Array.from(a)),
+    );
+    fc.assert(
+      fc.property(payloads, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 }), fc.boolean(), (payload, points, asFragments) => {
+        let expected: string | undefined;
+        try {
+          expected = oneShot.decode(payload);
+        } catch {
+          expected = undefined;
+        }
+        const conn = new Connection("server");
+        const pieces = cutAt(payload, points);
+        if (asFragments) {
+          pieces.forEach((piece, i) => conn.receiveData(fromPeer("server", i === 0 ? Opcode.TEXT : Opcode.CONTINUATION, piece, i === pieces.length - 1)));
+        } else {
+          // One frame whose payload arrives in these pieces.
+          const frame = fromPeer("server", Opcode.TEXT, payload);
+          const header = frame.length - payload.length;
+          conn.receiveData(frame.slice(0, header));
+          let at = header;
+          for (const piece of pieces) {
+            conn.receiveData(frame.slice(at, at + piece.length));
+            at += piece.length;
+          }
+        }
+        if (expected === undefined) expect(conn.error?.closeCode).toBe(1007);
+        else expect(conn.events()).toEqual([{ type: "text", data: expected }]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
