@@ -1,0 +1,215 @@
+/**
+ * Echo throughput and memory per idle connection on Deno and Bun: our server against the
+ * runtime's built-in WebSocket server, in the same run.
+ *
+ * - Deno: `serve()` from @wsstream/deno with handler `readable.pipeTo(writable)`
+ *   (servers/wsstream-deno.ts) against `Deno.serve` + `Deno.upgradeWebSocket` echoing
+ *   `socket.onmessage = (e) => socket.send(e.data)` (servers/deno-builtin.ts);
+ * - Bun: `serve()` from @wsstream/bun, the same handler (servers/wsstream-bun.ts), against
+ *   `Bun.serve` with `websocket: { message(ws, m) { ws.send(m) } }`, perMessageDeflate off
+ *   (servers/bun-builtin.ts).
+ *
+ * Throughput: the Node benchmark's cells and load (bench/echo.ts): bench/load-generator.ts, a raw
+ * `node:net` client in 1 process (1 connection) or `--generators` processes (64 connections),
+ * binary messages of 16 B, 1 KiB and 64 KiB, 32 in flight per connection. All four servers run
+ * from the start; each cell is measured round after round with the servers' order rotated, and
+ * the median reported, with ours / built-in as the median of the per-round ratios. Server CPU
+ * time per message comes from /proc/PID/stat (all threads), read over the measured window.
+ *
+ * Memory: each server alone, `--idle` (default 2,000) connections opened by the generator in
+ * `idle` mode and left idle; the RSS (/proc/PID/status) after a forced GC, before and after,
+ * over the connection count (see `measureIdle` in bench/drive.ts).
+ *
+ * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/runtimes.ts [--quick]
+ *      [--rounds 3] [--seconds 2] [--warmup 0.5] [--generators 2] [--runtimes deno,bun]
+ *      [--sizes 16,1024,65536] [--connections 1,64] [--idle 2000] [--only throughput,memory]
+ * Bounded: every wait is timed; the default run takes about 4 minutes, `--quick` under a minute and a half.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type CellOptions,
+  type IdleMemory,
+  measureIdle,
+  medianSample,
+  pairedRatio,
+  rate,
+  rssPerConnection,
+  runCell,
+  type Sample,
+  sizeName,
+} from "./drive.ts";
+import { type RuntimeServer, runtimeVersions, type ServerSpec, startRuntimeServer } from "./runtime-servers.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    seconds: { type: "string" },
+    warmup: { type: "string" },
+    generators: { type: "string", default: "2" },
+    runtimes: { type: "string", default: "deno,bun" },
+    sizes: { type: "string" },
+    connections: { type: "string" },
+    idle: { type: "string" },
+    only: { type: "string", default: "throughput,memory" },
+  },
+});
+
+const QUICK = values.quick;
+const ROUNDS = Number(values.rounds ?? (QUICK ? 1 : 3));
+const SECONDS = Number(values.seconds ?? (QUICK ? 0.7 : 2));
+const WARMUP = Number(values.warmup ?? (QUICK ? 0.3 : 0.5));
+const GENERATORS = Math.max(1, Number(values.generators));
+const SIZES = (values.sizes ?? "16,1024,65536").split(",").map(Number);
+const CONNECTIONS = (values.connections ?? "1,64").split(",").map(Number);
+const IDLE = Number(values.idle ?? (QUICK ? 300 : 2000));
+const INFLIGHT = 32;
+const ONLY = values.only.split(",");
+const RUN_LIMIT_MS = 20 * 60_000;
+const GENERATOR = { script: "bench/load-generator.ts" };
+
+/** A runtime's two servers. */
+interface Pair {
+  readonly runtime: string;
+  readonly builtin: ServerSpec;
+  readonly ours: ServerSpec;
+}
+
+const ALL_PAIRS: readonly Pair[] = [
+  {
+    runtime: "Deno",
+    builtin: { name: "Deno.serve + upgradeWebSocket", runtime: "deno", file: "deno-builtin" },
+    ours: { name: "wsstream (Deno)", runtime: "deno", file: "wsstream-deno" },
+  },
+  {
+    runtime: "Bun",
+    builtin: { name: "Bun.serve websocket", runtime: "bun", file: "bun-builtin" },
+    ours: { name: "wsstream (Bun)", runtime: "bun", file: "wsstream-bun" },
+  },
+];
+const PAIRS = ALL_PAIRS.filter((pair) => values.runtimes.split(",").includes(pair.runtime.toLowerCase()));
+
+interface Cell {
+  readonly size: number;
+  readonly connections: number;
+  /** Each server's samples, one per round, in round order. */
+  readonly samples: Map<ServerSpec, Sample[]>;
+}
+
+async function throughput(): Promise<Cell[]> {
+  const specs = PAIRS.flatMap((p) => [p.builtin, p.ours]);
+  const servers = new Map<ServerSpec, RuntimeServer>();
+  try {
+    for (const spec of specs) servers.set(spec, await startRuntimeServer(spec));
+    const options = (size: number, connections: number): CellOptions => ({
+      size,
+      connections,
+      inflight: INFLIGHT,
+      warmup: WARMUP,
+      seconds: SECONDS,
+      generators: GENERATORS,
+    });
+    // JIT warm-up of each server before the first measured cell.
+    for (const spec of specs) await runCell(servers.get(spec)!, GENERATOR, { ...options(1024, 8), seconds: 0.5 });
+    const cells: Cell[] = [];
+    for (const size of SIZES) {
+      for (const connections of CONNECTIONS) {
+        const samples = new Map<ServerSpec, Sample[]>(specs.map((s) => [s, []]));
+        for (let round = 0; round < ROUNDS; round++) {
+          const order = specs.map((_, i) => specs[(i + round) % specs.length]!);
+          for (const spec of order) {
+            const sample = await runCell(servers.get(spec)!, GENERATOR, options(size, connections));
+            samples.get(spec)!.push(sample);
+            console.error(
+              `  ${sizeName(size).padEnd(6)} x${String(connections).padEnd(3)} round ${round + 1} ` +
+                `${spec.name.padEnd(30)} ${rate(sample.messagesPerSecond).padStart(8)} msg/s ` +
+                `server ${sample.serverCpuPerMessage.toFixed(2)} us/msg (${(sample.serverCpu * 100).toFixed(0)}% CPU), ` +
+                `generator ${(sample.generatorCpu * 100).toFixed(0)}% CPU`,
+            );
+          }
+        }
+        cells.push({ size, connections, samples });
+      }
+    }
+    return cells;
+  } finally {
+    for (const server of servers.values()) await server.stop();
+  }
+}
+
+function printThroughput(cells: readonly Cell[]): void {
+  console.log(
+    `\nEcho: binary messages/s, ${INFLIGHT} in flight per connection, median of ${ROUNDS} round(s) ` +
+      `of ${SECONDS} s after ${WARMUP} s warm-up, ${GENERATORS} generator process(es) for 64 connections. ` +
+      "Ratios: median of the per-round ratios (range). Server CPU: µs per message, user + system, all " +
+      "threads (/proc/PID/stat), with the server's CPU use (one core = 100%).",
+  );
+  const us = (s: Sample): string => `${s.serverCpuPerMessage.toFixed(2)} (${(s.serverCpu * 100).toFixed(0)}%)`;
+  const throughputOf = (s: Sample): number => s.messagesPerSecond;
+  const cpuOf = (s: Sample): number => s.serverCpuPerMessage;
+  for (const pair of PAIRS) {
+    console.log(`\n${pair.runtime}:`);
+    console.log(
+      `| payload | conns | ${pair.builtin.name} | ${pair.ours.name} | ours / built-in | CPU µs/msg built-in | CPU µs/msg ours | CPU ours / built-in | generator CPU (built-in / ours) |`,
+    );
+    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (const cell of cells) {
+      const builtin = cell.samples.get(pair.builtin)!;
+      const ours = cell.samples.get(pair.ours)!;
+      const [b, o] = [medianSample(builtin), medianSample(ours)];
+      const pct = (s: Sample): string => `${(s.generatorCpu * 100).toFixed(0)}%`;
+      console.log(
+        `| ${sizeName(cell.size)} | ${cell.connections} | ${rate(b.messagesPerSecond)} | ${rate(o.messagesPerSecond)} ` +
+          `| ${pairedRatio(ours, builtin, throughputOf)} | ${us(b)} | ${us(o)} | ${pairedRatio(ours, builtin, cpuOf)} ` +
+          `| ${pct(b)} / ${pct(o)} |`,
+      );
+    }
+  }
+}
+
+async function memory(): Promise<IdleMemory[]> {
+  const results: IdleMemory[] = [];
+  for (const pair of PAIRS) {
+    for (const spec of [pair.builtin, pair.ours]) {
+      const result = await measureIdle(spec, GENERATOR, IDLE);
+      results.push(result);
+      console.error(`  ${spec.name}: ${rssPerConnection(result).toFixed(1)} KiB RSS per idle connection`);
+    }
+  }
+  return results;
+}
+
+function printMemory(results: readonly IdleMemory[]): void {
+  const MiB = 1024 * 1024;
+  console.log(
+    `\nMemory per idle connection: ${IDLE} connections open and idle, RSS (/proc/PID/status VmRSS) after a ` +
+      "forced GC, KiB per connection:",
+  );
+  console.log("| runtime | server | RSS per connection | ours / built-in | RSS before → after (MiB) |");
+  console.log("| --- | --- | ---: | ---: | --- |");
+  for (const pair of PAIRS) {
+    const builtin = results.find((r) => r.spec === pair.builtin)!;
+    const ours = results.find((r) => r.spec === pair.ours)!;
+    for (const r of [builtin, ours]) {
+      const ratio = r === ours ? `${(rssPerConnection(ours) / rssPerConnection(builtin)).toFixed(2)}x` : "";
+      console.log(
+        `| ${pair.runtime} | ${r.spec.name} | ${rssPerConnection(r).toFixed(1)} KiB | ${ratio} ` +
+          `| ${(r.before.rss / MiB).toFixed(0)} → ${(r.after.rss / MiB).toFixed(0)} |`,
+      );
+    }
+  }
+}
+
+const timer = setTimeout(() => {
+  console.error(`Runtimes benchmark aborted after ${RUN_LIMIT_MS / 60_000} minutes`);
+  process.exit(1);
+}, RUN_LIMIT_MS);
+timer.unref();
+
+console.log(`${new Date().toISOString().slice(0, 10)}; ${runtimeVersions()}`);
+const cells = ONLY.includes("throughput") ? await throughput() : [];
+const idle = ONLY.includes("memory") ? await memory() : [];
+if (cells.length > 0) printThroughput(cells);
+if (idle.length > 0) printMemory(idle);

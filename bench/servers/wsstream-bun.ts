@@ -1,0 +1,43 @@
+/**
+ * The wsstream echo server on Bun: `serve()` from @wsstream/bun, handler
+ * `readable.pipeTo(writable)`; `--deflate` adds `extensions: [deflate()]` (permessage-deflate on
+ * node:zlib), `--server-no-context-takeover` makes it `deflate({ serverNoContextTakeover: true })`
+ * (what `Bun.serve`'s `perMessageDeflate: true` negotiates: each reply compressed on its own, no
+ * compressor kept per connection).
+ *
+ * Run: bun --conditions=wsstream-source bench/servers/wsstream-bun.ts [--deflate [--server-no-context-takeover]]
+ * (bench/runtimes.ts and bench/deflate.ts start it themselves; see bench/runtime-servers.ts).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { deflate, serve } from "@wsstream/bun";
+import { ConnectionCount, serveStdioControl } from "./stdio-control.ts";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    port: { type: "string", default: "0" },
+    deflate: { type: "boolean", default: false },
+    "server-no-context-takeover": { type: "boolean", default: false },
+  },
+});
+
+const count = new ConnectionCount();
+const server = await serve({
+  port: Number(values.port),
+  hostname: "127.0.0.1",
+  extensions: values.deflate ? [deflate({ serverNoContextTakeover: values["server-no-context-takeover"] })] : [],
+  handler: async (ws) => {
+    const closed = count.opened();
+    ws.closed.then(closed, closed);
+    // A benchmark client that goes away without a closing handshake errors the streams.
+    try {
+      const { readable, writable } = await ws.opened;
+      await readable.pipeTo(writable);
+    } catch {
+      // Nothing left to do.
+    }
+  },
+});
+serveStdioControl(server.port, count);
