@@ -33,9 +33,8 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    // The core's default `schedule` (a microtask) on purpose: with a macrotask, a producer that
-    // awaits each write never lets the flush run, and writes queue without bound.
-    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
+    // Frames written in one turn are flushed together on the next macrotask, as on the server.
+    super(url, (target, signal) => openSocket(target, options.tls, signal), { schedule: setImmediate, ...options });
   }
 }
 

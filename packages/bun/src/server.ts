@@ -83,8 +83,9 @@ class Connections {
   readonly #streams = new Set<SocketStreams>();
 
   constructor(options: ServeOptions, scheme: "ws:" | "wss:") {
-    // The core's default `schedule` (a microtask), as in client.ts.
-    this.#group = new ConnectionGroup(options);
+    // Frames written in one turn are flushed together on the next macrotask: one write per
+    // burst instead of one per frame (the core bounds what a producer can queue meanwhile).
+    this.#group = new ConnectionGroup(options, { schedule: setImmediate });
     this.#scheme = scheme;
   }
 
