@@ -28,6 +28,7 @@ import { connect, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { constants, createInflateRaw, deflateRawSync, type InflateRaw } from "node:zlib";
 import type { GeneratorMessage } from "./load-generator.ts";
+import { fail, send as sendToParent, sleep, waitFor } from "./generator-ipc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -66,13 +67,7 @@ export type DeflateGeneratorMessage =
   });
 
 function send(message: DeflateGeneratorMessage): void {
-  if (process.send === undefined) console.log(JSON.stringify(message));
-  else process.send(message);
-}
-
-function fail(message: string): never {
-  send({ type: "error", message });
-  process.exit(1);
+  sendToParent(message);
 }
 
 /** A JSON-like text of exactly `size` ASCII bytes: an array of small records, cut at `size`. */
@@ -381,23 +376,6 @@ async function openAll(): Promise<Peer[]> {
   await Promise.all(Array.from({ length: Math.min(concurrency, CONNECTIONS) }, worker));
   return peers;
 }
-
-function waitFor(type: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.send === undefined) {
-      resolve();
-      return;
-    }
-    const onMessage = (message: { type: string }): void => {
-      if (message.type !== type) return;
-      process.off("message", onMessage);
-      resolve();
-    };
-    process.on("message", onMessage);
-  });
-}
-
-const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 async function main(): Promise<void> {
   // The parent going away ends the run, whatever state it is in.

@@ -22,6 +22,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { parseArgs } from "node:util";
+import { fail, send as sendToParent, sleep, waitFor } from "./generator-ipc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -62,13 +63,7 @@ export type GeneratorMessage =
   | { readonly type: "error"; readonly message: string };
 
 function send(message: GeneratorMessage): void {
-  if (process.send === undefined) console.log(JSON.stringify(message));
-  else process.send(message);
-}
-
-function fail(message: string): never {
-  send({ type: "error", message });
-  process.exit(1);
+  sendToParent(message);
 }
 
 // The RFC 6455 §1.3 example key and its accept value: every connection may use the same one.
@@ -226,23 +221,6 @@ async function openAll(): Promise<Peer[]> {
   await Promise.all(Array.from({ length: Math.min(concurrency, CONNECTIONS) }, worker));
   return peers;
 }
-
-function waitFor(type: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (process.send === undefined) {
-      resolve();
-      return;
-    }
-    const onMessage = (message: { type: string }): void => {
-      if (message.type !== type) return;
-      process.off("message", onMessage);
-      resolve();
-    };
-    process.on("message", onMessage);
-  });
-}
-
-const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 async function main(): Promise<void> {
   // The parent going away ends the run, whatever state it is in.
