@@ -70,6 +70,11 @@ const COPY_THRESHOLD = 16 * 1024;
 // the staging slab.
 const INLINE_TEXT_UNITS = 5_461;
 
+// The connection's phases: the four states, and "the Close reply is held back" between OPEN and
+// CLOSING (see `deferClose`).
+const REPLY_PENDING = 4;
+type Phase = State | typeof REPLY_PENDING;
+
 /** A WebSocket connection of either role, from the opening handshake on. */
 export class Connection {
   /** Which end this is: a client masks what it sends and expects unmasked frames. */
@@ -81,7 +86,9 @@ export class Connection {
   readonly #maxMessageSize: number;
   #extensions: readonly Extension[] = [];
   #extensionRsv = 0;
-  #state: State;
+  // The one state value. REPLY_PENDING is "the peer's Close (or a failure) is in, our Close is
+  // held back by deferClose": the WHATWG readyState still says OPEN, and sending is still allowed.
+  #phase: Phase;
   #events: ConnectionEvent[] = [];
   readonly #out = new OutputQueue();
   // Input after a Close frame or a protocol error is discarded (§7.1.7, §5.5.1).
@@ -90,9 +97,8 @@ export class Connection {
   #closeSent: ClosePayload | undefined;
   #closeReceived: ClosePayload | undefined;
   #error: ProtocolError | undefined;
-  // The Close payload held back by `deferClose`.
-  #pendingClose: Uint8Array | undefined;
-  #pendingCloseCode = 0;
+  // The Close held back by `deferClose` (set exactly while the phase is REPLY_PENDING).
+  #pendingClose: { readonly payload: Uint8Array; readonly code: number } | undefined;
   // Opcode of the fragmented message being sent, 0 when none.
   #sendingOpcode = 0;
 
@@ -111,12 +117,12 @@ export class Connection {
       maxMessageSize,
       maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
     });
-    this.#state = state;
+    this.#phase = state;
   }
 
-  /** The current state. */
+  /** The current state (the WHATWG `readyState` numbering; a pending Close reply is still OPEN). */
   get state(): State {
-    return this.#state;
+    return this.#phase === REPLY_PENDING ? State.OPEN : this.#phase;
   }
 
   /** The extensions agreed in the opening handshake, in the order they apply to sent messages. */
@@ -139,9 +145,12 @@ export class Connection {
     return this.#error;
   }
 
-  /** True while a Close frame is held back by `deferClose`; {@link completeClose} sends it. */
+  /**
+   * True while the Close that answers the peer (or fails the connection) is held back by
+   * `deferClose`; {@link completeClose} sends it. Messages may still be sent meanwhile.
+   */
   get closePending(): boolean {
-    return this.#pendingClose !== undefined;
+    return this.#phase === REPLY_PENDING;
   }
 
   /**
@@ -157,7 +166,7 @@ export class Connection {
    * caller arms a timer and drops the transport if it has not closed when the timer fires.
    */
   get closeExpected(): boolean {
-    return this.#state === State.CLOSING || this.#closeReceived !== undefined || this.#error !== undefined;
+    return this.#phase === State.CLOSING || this.#phase === REPLY_PENDING || this.#closeReceived !== undefined || this.#error !== undefined;
   }
 
   /** Bytes queued for the transport and not yet taken by {@link dataToSend}. */
@@ -167,7 +176,7 @@ export class Connection {
 
   /** Whether the closing handshake completed: a Close sent, a Close received and the transport closed. */
   get wasClean(): boolean {
-    return this.#state === State.CLOSED && this.#closeSent !== undefined && this.#closeReceived !== undefined;
+    return this.#phase === State.CLOSED && this.#closeSent !== undefined && this.#closeReceived !== undefined;
   }
 
   /**
@@ -176,11 +185,11 @@ export class Connection {
    * sent; take {@link events} afterwards.
    */
   receiveData(chunk: Uint8Array): void {
-    if (this.#state === State.CONNECTING) {
+    if (this.#phase === State.CONNECTING) {
       this.receiveHandshakeData(chunk);
       return;
     }
-    if (this.#discarding || this.#state === State.CLOSED) return;
+    if (this.#discarding || this.#phase === State.CLOSED) return;
     const decoder = this.#decoder;
     decoder.push(chunk);
     for (;;) {
@@ -197,7 +206,7 @@ export class Connection {
         }
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        this.#failOnPeerError(error);
+        this.#fail(error.closeCode, "", error);
         return;
       }
     }
@@ -208,10 +217,9 @@ export class Connection {
    * The state becomes CLOSED; without a received Close the close is abnormal (1006).
    */
   receiveEof(): void {
-    if (this.#state === State.CLOSED) return;
-    this.#state = State.CLOSED;
+    if (this.#phase === State.CLOSED) return;
+    this.#enter(State.CLOSED);
     this.#discarding = true;
-    this.#pendingClose = undefined;
     for (const extension of this.#extensions) extension.close();
   }
 
@@ -288,8 +296,7 @@ export class Connection {
    * {@link decode}): the same as if the frame parser had found it.
    */
   fail(error: ProtocolError): void {
-    if (this.#state === State.CLOSED || this.#error !== undefined) return;
-    this.#failOnPeerError(error);
+    this.#fail(error.closeCode, "", error);
   }
 
   /** Sends the next fragment of the message started with `fin` false; `fin` true ends it. */
@@ -316,13 +323,13 @@ export class Connection {
 
   /**
    * Starts the closing handshake (§7.1.2): sends a Close frame with `code` (none when omitted)
-   * and `reason` (at most 123 bytes of UTF-8). When a Close reply is held back by `deferClose`,
-   * this sends it instead.
+   * and `reason` (at most 123 bytes of UTF-8). Throws while a Close reply is held back by
+   * `deferClose`: the peer already started the closing handshake, so {@link completeClose} is
+   * the only Close left to send.
    */
   sendClose(code?: number, reason = ""): void {
-    if (this.#pendingClose !== undefined) {
-      this.completeClose();
-      return;
+    if (this.#phase === REPLY_PENDING) {
+      throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a close frame: the reply to the peer's Close is pending (completeClose() sends it)");
     }
     this.#checkOpen("send a close frame");
     const payload = encodeClosePayload(code, reason);
@@ -334,21 +341,17 @@ export class Connection {
    * violation (1008): sends a Close with `code` if none was sent yet and ignores further input.
    */
   failConnection(code: number, reason = ""): void {
-    const payload = encodeClosePayload(code, reason);
-    this.#discarding = true;
-    if (this.#pendingClose !== undefined) this.#pendingClose = undefined;
-    if (this.#state === State.OPEN && this.#closeSent === undefined) {
-      this.#startClosingHandshake(payload, code, reason);
-    }
-    if (this.role === "server" || this.#closeReceived !== undefined) this.#shouldCloseTransport = true;
+    // Checked first: a bad code is the caller's mistake and must change nothing.
+    encodeClosePayload(code, reason);
+    this.#fail(code, reason, undefined);
   }
 
   /** Sends the Close frame held back by `deferClose`; does nothing when none is pending. */
   completeClose(): void {
-    const payload = this.#pendingClose;
-    if (payload === undefined) return;
+    const pending = this.#pendingClose;
+    if (pending === undefined) return;
     this.#pendingClose = undefined;
-    this.#startClosingHandshake(payload, this.#pendingCloseCode, "");
+    this.#startClosingHandshake(pending.payload, pending.code, "");
   }
 
   /**
@@ -380,10 +383,10 @@ export class Connection {
 
   /** Ends the opening handshake: the state becomes OPEN and `rest` is read as frames. */
   protected openConnection(rest: Uint8Array): void {
-    if (this.#state !== State.CONNECTING) {
-      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot open the connection: it is ${stateName(this.#state)}`);
+    if (this.#phase !== State.CONNECTING) {
+      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot open the connection: it is ${stateName(this.state)}`);
     }
-    this.#state = State.OPEN;
+    this.#enter(State.OPEN);
     if (rest.length > 0) this.receiveData(rest);
   }
 
@@ -391,14 +394,14 @@ export class Connection {
   protected abortHandshake(): void {
     this.#discarding = true;
     this.#shouldCloseTransport = true;
-    this.#state = State.CLOSED;
+    this.#enter(State.CLOSED);
   }
 
   // §5.5: control frames may arrive between the fragments of a message.
   #receiveControl(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.PING) {
       this.#events.push({ type: "ping", data: payload });
-      if (this.#autoPong && this.#state !== State.CLOSED) this.#sendControl(Opcode.PONG, payload);
+      if (this.#autoPong && this.#phase !== State.CLOSED) this.#sendControl(Opcode.PONG, payload);
     } else if (opcode === Opcode.PONG) {
       this.#events.push({ type: "pong", data: payload });
     } else {
@@ -415,8 +418,7 @@ export class Connection {
     if (this.#closeSent === undefined) {
       const reply = close.code === CloseCode.NO_STATUS_RCVD ? EMPTY : encodeClosePayload(close.code);
       if (this.#deferClose) {
-        this.#pendingClose = reply;
-        this.#pendingCloseCode = close.code;
+        this.#holdClose(reply, close.code);
         return;
       }
       this.#startClosingHandshake(reply, close.code, "");
@@ -426,38 +428,58 @@ export class Connection {
     }
   }
 
-  // §7.1.7 Fail the WebSocket Connection: send a Close with the status code if the connection is
-  // established, then close it; a server closes TCP at once, a client waits for the server.
-  #failOnPeerError(error: ProtocolError): void {
-    this.#error = error;
+  // §7.1.7 Fail the WebSocket Connection, the one failure path: for a peer's protocol error (from
+  // the frame parser or an extension's decode, `error` set) and for a local failure such as a
+  // keepalive timeout. "If the WebSocket connection is established, the endpoint MUST send a Close
+  // frame with an appropriate status code", then close: a server closes TCP at once, a client
+  // waits for the server. Later input is discarded. Under `deferClose`, a peer error's Close waits
+  // for completeClose() so the messages before it can still be answered; a local failure does not.
+  #fail(code: number, reason: string, error: ProtocolError | undefined): void {
+    if (this.#phase === State.CLOSED || this.#error !== undefined) return;
     this.#discarding = true;
-    this.#events.push({ type: "error", error });
+    if (error !== undefined) {
+      this.#error = error;
+      this.#events.push({ type: "error", error });
+    }
     if (this.#closeSent !== undefined) {
-      if (this.role === "server") this.#shouldCloseTransport = true;
+      if (this.role === "server" || this.#closeReceived !== undefined) this.#shouldCloseTransport = true;
       return;
     }
-    const payload = encodeClosePayload(error.closeCode);
-    if (this.#deferClose) {
-      this.#pendingClose = payload;
-      this.#pendingCloseCode = error.closeCode;
+    const payload = encodeClosePayload(code, reason);
+    if (error !== undefined && this.#deferClose) {
+      if (this.#pendingClose === undefined) this.#holdClose(payload, code);
       return;
     }
-    this.#startClosingHandshake(payload, error.closeCode, "");
+    this.#pendingClose = undefined;
+    this.#startClosingHandshake(payload, code, reason);
+    if (this.role === "server" || this.#closeReceived !== undefined) this.#shouldCloseTransport = true;
+  }
+
+  // deferClose: the Close to send is decided, and held until completeClose().
+  #holdClose(payload: Uint8Array, code: number): void {
+    this.#pendingClose = { payload, code };
+    this.#enter(REPLY_PENDING);
+  }
+
+  // The only place the phase changes.
+  #enter(phase: Phase): void {
+    this.#phase = phase;
+    if (phase !== REPLY_PENDING) this.#pendingClose = undefined;
   }
 
   // §7.1.2 Start the WebSocket Closing Handshake: send a Close frame; the state becomes CLOSING.
   #startClosingHandshake(payload: Uint8Array, code: number, reason: string): void {
     this.#sendControl(Opcode.CLOSE, payload);
     this.#closeSent = { code, reason };
-    this.#state = State.CLOSING;
+    this.#enter(State.CLOSING);
     if (this.role === "server" && (this.#closeReceived !== undefined || this.#error !== undefined)) {
       this.#shouldCloseTransport = true;
     }
   }
 
   #checkOpen(what: string): void {
-    if (this.#state !== State.OPEN || this.#closeSent !== undefined) {
-      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot ${what}: the connection is ${stateName(this.#state)}`);
+    if ((this.#phase !== State.OPEN && this.#phase !== REPLY_PENDING) || this.#closeSent !== undefined) {
+      throw new UsageError("WS_ERR_INVALID_STATE", `Cannot ${what}: the connection is ${stateName(this.state)}`);
     }
   }
 

@@ -252,9 +252,28 @@ describe.each(roles)("a Connection as %s", (role) => {
       const events = feed(conn, concat(fromPeer(role, Opcode.TEXT, "hi"), fromPeer(role, Opcode.CLOSE, closeFrame(1000))));
       expect(events.map((e) => e.type)).toEqual(["text", "close"]);
       expect(conn.dataToSend()).toEqual([]);
+      expect(conn.closePending).toBe(true);
+      expect(conn.state).toBe(State.OPEN);
       conn.sendText("hi");
-      conn.sendClose(3000);
+      // The peer started the closing handshake: its echo is the only Close left to send.
+      expect(() => conn.sendClose(3000)).toThrowError(expect.objectContaining({ code: "WS_ERR_INVALID_STATE" }));
+      conn.completeClose();
+      expect(conn.closePending).toBe(false);
+      expect(conn.state).toBe(State.CLOSING);
       expect(sent(conn).map((f) => [f.opcode, f.payload])).toEqual([[Opcode.TEXT, bytes("hi")], [Opcode.CLOSE, closeFrame(1000)]]);
+    });
+
+    it("fails locally with one Close even while a reply is held back, and rejects a bad code without a change", () => {
+      const conn = open(role, { deferClose: true });
+      feed(conn, fromPeer(role, Opcode.CLOSE, closeFrame(1000)));
+      expect(() => conn.failConnection(1005)).toThrowError(expect.objectContaining({ code: "WS_ERR_INVALID_CLOSE_CODE" }));
+      expect(conn.closePending).toBe(true);
+      conn.failConnection(1011, "keepalive timeout");
+      expect(conn.closePending).toBe(false);
+      const out = sent(conn);
+      expect(out.map((f) => f.opcode)).toEqual([Opcode.CLOSE]);
+      expect(out[0]!.payload).toEqual(closeFrame(1011, "keepalive timeout"));
+      expect(conn.shouldCloseTransport).toBe(true);
     });
   });
 
