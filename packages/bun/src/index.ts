@@ -4,7 +4,7 @@
  * @module
  */
 export { openSocket, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
-export { type Handler, serve, type ServeOptions, type Server } from "./server.ts";
+export { type Handler, type ListenOptions, serve, type ServeOptions, type Server } from "./server.ts";
 export { SocketStreams, type SocketStreamsOptions, type StreamSocket } from "./socket.ts";
 export {
   CloseCode,

@@ -6,14 +6,14 @@
  * @module
  */
 import type { TCPSocketListener, TLSOptions } from "bun";
-import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions } from "@wsstream/core";
+import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions, type ServerApi } from "@wsstream/core";
 import { SocketStreams, type StreamSocket } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
 
-/** Options of {@link serve}. */
-export interface ServeOptions extends ServeConnectionOptions {
+/** Where {@link serve} listens. */
+export interface ListenOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
@@ -24,6 +24,12 @@ export interface ServeOptions extends ServeConnectionOptions {
    */
   readonly tls?: TLSOptions;
 }
+
+/**
+ * Options of {@link serve}: where to listen, the connection options, and the handler. The handler
+ * takes a `WebSocketStream`, or a WHATWG `WebSocket` with `api: "websocket"`.
+ */
+export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
 export interface Server {
@@ -52,7 +58,7 @@ export interface Server {
  * });
  * ```
  */
-export async function serve(options: ServeOptions): Promise<Server> {
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
   const connections = new Connections(options, options.tls === undefined ? "ws:" : "wss:");
   const hostname = options.hostname ?? "127.0.0.1";
   const listener: TCPSocketListener<SocketStreams | undefined> = Bun.listen<SocketStreams | undefined>({
@@ -82,7 +88,7 @@ class Connections {
   readonly #scheme: "ws:" | "wss:";
   readonly #streams = new Set<SocketStreams>();
 
-  constructor(options: ServeOptions, scheme: "ws:" | "wss:") {
+  constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
     // Frames written in one turn are flushed together on the next macrotask: one write per
     // burst instead of one per frame (the core bounds what a producer can queue meanwhile).
     this.#group = new ConnectionGroup(options, { schedule: setImmediate });

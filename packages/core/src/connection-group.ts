@@ -1,27 +1,46 @@
 /**
- * The open connections of one server, shared by every adapter's `serve()`: the path filter, the
- * handshake over each transport, the handler, and closing them all with 1001. Adapters only
- * listen, hand over transports and release raw sockets.
+ * The connections of one server, shared by every adapter's `serve()` and per-connection entry
+ * points: the path filter, the handshake over each transport, the handler with the interface it
+ * asked for (`WebSocketStream` or `WebSocket`), the transports still in the handshake or in a
+ * lingering close, and closing everything with 1001. Adapters only listen and hand over
+ * transports.
  *
  * @module
  */
 import { CloseCode } from "./close.ts";
-import {
-  acceptWebSocket,
-  type ConnectionHandler,
-  runHandler,
-  type ServerOptions,
-  type TransportLike,
-  type UpgradeDecision,
-  type WebSocketStreamBase,
-} from "./web-streams.ts";
+import { Endpoint } from "./endpoint.ts";
+import type { Transport, TransportLike } from "./transport.ts";
+import { toTransport } from "./transport.ts";
+import type { ServerOptions, UpgradeDecision } from "./upgrade.ts";
+import { WebSocketBase } from "./websocket.ts";
+import { WebSocketStreamBase, type WebSocketStreamOptions } from "./websocket-stream.ts";
 
-/** What every adapter's `serve()` and per-connection entry points take. */
-export interface ServeConnectionOptions extends Omit<ServerOptions, "head" | "scheme"> {
+/** A handler that takes each connection as a `WebSocketStream`. */
+export type ConnectionHandler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
+
+/** A handler that takes each connection as a WHATWG `WebSocket` (already open). */
+export type WebSocketHandler = (ws: WebSocketBase, request: Request) => void | Promise<void>;
+
+/** The options every server entry point takes, whichever interface its handler uses. */
+export interface ServeCommonOptions extends Omit<ServerOptions, "head" | "scheme">, WebSocketStreamOptions {
   /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
   readonly path?: string;
-  /** Called with each open connection; a throw or rejection closes it with 1011. */
-  readonly handler: ConnectionHandler;
+}
+
+/** Which interface a server's handler takes: `"stream"` (`WebSocketStream`) or `"websocket"` (WHATWG `WebSocket`). */
+export type ServerApi = "stream" | "websocket";
+
+/** The handler type for an {@link ServerApi}. */
+export type HandlerFor<A extends ServerApi> = A extends "websocket" ? WebSocketHandler : ConnectionHandler;
+
+/**
+ * A server's options: the common ones, and a handler called with each open connection (a throw
+ * or rejection closes it with 1011). `api: "websocket"` hands it a WHATWG `WebSocket`; the
+ * default, `api: "stream"`, a `WebSocketStream`.
+ */
+export interface ServeConnectionOptions<A extends ServerApi = "stream"> extends ServeCommonOptions {
+  readonly api?: A;
+  readonly handler: HandlerFor<A>;
 }
 
 /** How one transport arrived: its scheme, and a request head already parsed elsewhere. */
@@ -30,16 +49,24 @@ export interface AcceptContext {
   readonly head?: ServerOptions["head"];
 }
 
+/** What a server hands its handler: either interface. */
+export type ServerWebSocket = WebSocketStreamBase | WebSocketBase;
+
+/** The interface object for an {@link ServerApi}. */
+export type ServerSocketFor<A extends ServerApi> = A extends "websocket" ? WebSocketBase : WebSocketStreamBase;
+
 /** One server's connections; see the module notes. */
-export class ConnectionGroup {
-  readonly #options: ServeConnectionOptions;
+export class ConnectionGroup<A extends ServerApi = "stream"> {
+  readonly #options: ServeConnectionOptions<ServerApi>;
   readonly #defaults: Partial<ServerOptions>;
-  readonly #open = new Set<WebSocketStreamBase>();
+  readonly #open = new Map<Endpoint, ServerWebSocket>();
+  // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
+  readonly #transports = new Set<Transport>();
   #closing = false;
 
-  /** `defaults` are the adapter's own settings (e.g. its flush `schedule`); `options` win. */
-  constructor(options: ServeConnectionOptions, defaults: Partial<ServerOptions> = {}) {
-    this.#options = options;
+  /** `defaults` are the adapter's own settings; `options` win. */
+  constructor(options: ServeConnectionOptions<A>, defaults: Partial<ServerOptions> = {}) {
+    this.#options = options as ServeConnectionOptions<ServerApi>;
     this.#defaults = defaults;
   }
 
@@ -48,15 +75,25 @@ export class ConnectionGroup {
     return this.#closing;
   }
 
+  /** The connections open now. */
+  get size(): number {
+    return this.#open.size;
+  }
+
   /**
    * Runs the opening handshake over `transport` and, once accepted, the handler. Resolves with
    * the open connection, or `undefined` when the upgrade was refused or failed (the refusal was
-   * written) or the group is closing (the caller releases the transport).
+   * written) or the group is closing (the transport is destroyed).
    */
-  async accept(transport: TransportLike, context: AcceptContext): Promise<WebSocketStreamBase | undefined> {
-    if (this.#closing) return undefined;
-    const { path, handler, upgrade } = this.#options;
-    const accepted = await acceptWebSocket(transport, {
+  async accept(source: TransportLike, context: AcceptContext): Promise<ServerSocketFor<A> | undefined> {
+    const inner = toTransport(source);
+    if (this.#closing) {
+      inner.destroy();
+      return undefined;
+    }
+    const transport = this.#track(inner);
+    const { path, upgrade } = this.#options;
+    const accepted = await Endpoint.accept(transport, {
       ...this.#defaults,
       ...this.#options,
       head: context.head,
@@ -64,25 +101,80 @@ export class ConnectionGroup {
       upgrade: (request, info) => filterPath(request, path) ?? upgrade?.(request, info),
     });
     if (accepted === undefined) return undefined;
-    const { ws, request } = accepted;
-    this.#open.add(ws);
-    ws.closed.then(() => this.#open.delete(ws), () => this.#open.delete(ws));
-    if (this.#closing) ws.close({ closeCode: CloseCode.GOING_AWAY, reason: "server closing" });
-    runHandler(handler, ws, request);
-    return ws;
+    const { endpoint, request } = accepted;
+    const options = this.#options;
+    const ws = options.api === "websocket" ? new WebSocketBase(endpoint) : new WebSocketStreamBase(endpoint, undefined, options);
+    this.#open.set(endpoint, ws);
+    endpoint.onEnd(() => this.#open.delete(endpoint));
+    if (this.#closing) endpoint.close(CloseCode.GOING_AWAY, "server closing");
+    runHandler(options.handler as (ws: ServerWebSocket, request: Request) => void | Promise<void>, ws, endpoint, request);
+    endpoint.start();
+    return ws as ServerSocketFor<A>;
   }
 
   /**
    * Stops accepting, closes every open connection with 1001 (messages already written go first)
-   * and resolves once each has closed (bounded by its `closeTimeout`).
+   * and resolves once each has closed (bounded by its `closeTimeout`); then drops the transports
+   * still in the handshake or in a lingering close.
    */
   async closeAll(): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.#open].map((ws) => {
-      ws.close({ closeCode: CloseCode.GOING_AWAY, reason: "server closing" });
-      return ws.closed.catch(() => undefined);
-    }));
+    const ends: Promise<void>[] = [];
+    for (const [endpoint, ws] of this.#open) {
+      if (ws instanceof WebSocketStreamBase) ws.close({ closeCode: CloseCode.GOING_AWAY, reason: "server closing" });
+      else endpoint.close(CloseCode.GOING_AWAY, "server closing");
+      ends.push(new Promise<void>((resolve) => endpoint.onEnd(resolve)));
+    }
+    await Promise.all(ends);
+    for (const transport of this.#transports) transport.destroy();
+    this.#transports.clear();
   }
+
+  // The transport, forgotten once destroyed.
+  #track(inner: Transport): Transport {
+    const transports = this.#transports;
+    const transport: Transport = {
+      read: () => inner.read(),
+      write: (chunks) => inner.write(chunks),
+      end: () => inner.end(),
+      destroy: (reason) => {
+        transports.delete(transport);
+        inner.destroy(reason);
+      },
+    };
+    transports.add(transport);
+    return transport;
+  }
+}
+
+/**
+ * Runs a server's handler for an accepted connection; a throw or rejection closes the connection
+ * with 1011. Nothing here keeps `request` alive once the handler has returned.
+ */
+function runHandler(
+  handler: (ws: ServerWebSocket, request: Request) => void | Promise<void>,
+  ws: ServerWebSocket,
+  endpoint: Endpoint,
+  request: Request,
+): void {
+  closeOnFailure(callHandler(handler, ws, request), endpoint);
+}
+
+function callHandler(handler: (ws: ServerWebSocket, request: Request) => void | Promise<void>, ws: ServerWebSocket, request: Request): Promise<void> {
+  try {
+    return Promise.resolve(handler(ws, request));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// In its own scope, so the closure kept until the handler settles does not hold the request.
+function closeOnFailure(running: Promise<void>, endpoint: Endpoint): void {
+  running.catch(() => {
+    // Closing already: the peer's Close is answered now, as nobody will read what came before it.
+    if (endpoint.phase === "reply-pending") endpoint.drained();
+    else endpoint.close(CloseCode.INTERNAL_ERROR, "handler failed");
+  });
 }
 
 // A request for another path is answered with 404.

@@ -123,3 +123,21 @@ export class UsageError extends Error {
   }
 }
 brand(UsageError, "UsageError");
+
+/**
+ * The WHATWG `WebSocketError`: why a connection did not close cleanly, or a close code and reason
+ * to close with (pass one to `writable.abort()` or `readable.cancel()` of a `WebSocketStream`).
+ */
+export class WebSocketError extends Error {
+  declare readonly name: string;
+  /** The close code: the one received, the one sent when failing, or 1006 when there was none. */
+  readonly closeCode: number | null;
+  readonly reason: string;
+
+  constructor(message = "", init: { closeCode?: number; reason?: string; cause?: unknown } = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.closeCode = init.closeCode ?? null;
+    this.reason = init.reason ?? "";
+  }
+}
+brand(WebSocketError, "WebSocketError");

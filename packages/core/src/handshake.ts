@@ -423,7 +423,7 @@ function chosenExtensions(extensions: string, request: UpgradeRequest): string {
 // ---------------------------------------------------------------------------------------------
 // Client checks, RFC 6455 §4.1
 
-function webSocketUrl(input: string | URL): URL {
+export function webSocketUrl(input: string | URL): URL {
   let url: URL;
   try {
     url = new URL(String(input));
@@ -446,7 +446,7 @@ function resourceName(url: URL): string {
   return url.pathname + query;
 }
 
-function checkProtocols(protocols: readonly string[]): string[] {
+export function checkProtocols(protocols: readonly string[]): string[] {
   const seen = new Set<string>();
   for (const protocol of protocols) {
     if (typeof protocol !== "string" || !isToken(protocol) || seen.has(protocol)) {

@@ -4,7 +4,18 @@
  * @module
  */
 export { ClientConnection, type ClientConnectionOptions } from "./client.ts";
-export { type AcceptContext, ConnectionGroup, type ServeConnectionOptions } from "./connection-group.ts";
+export {
+  type AcceptContext,
+  type ConnectionHandler,
+  ConnectionGroup,
+  type HandlerFor,
+  type ServeCommonOptions,
+  type ServerApi,
+  type ServerSocketFor,
+  type ServeConnectionOptions,
+  type ServerWebSocket,
+  type WebSocketHandler,
+} from "./connection-group.ts";
 export {
   CloseCode,
   type ClosePayload,
@@ -26,10 +37,11 @@ export {
   type ProtocolErrorCode,
   UsageError,
   type UsageErrorCode,
+  WebSocketError,
 } from "./errors.ts";
 export type {
   BinaryEvent,
-  CloseEvent,
+  CloseEvent as CloseFrameEvent,
   EncodedEvent,
   ConnectionEvent,
   ErrorEvent,
@@ -94,25 +106,40 @@ export {
 } from "./permessage-deflate-params.ts";
 export { webDeflateBackend } from "./web-deflate.ts";
 export {
-  acceptWebSocket,
-  type AcceptedWebSocket,
-  type ByteStreams,
-  type ClientOptions,
-  type Clock,
-  type ConnectionHandler,
-  connectWebSocket,
+  type ClientEndpointOptions,
+  type CloseResult,
+  Endpoint,
+  type EndpointOptions,
+  type EndpointOwner,
   type KeepaliveOptions,
-  type MessageInput,
-  runHandler,
-  type ServerOptions,
+  type OpenInfo,
+  type TransportSource,
+} from "./endpoint.ts";
+export { checkTransition, type Phase, type Transition, TRANSITIONS, transitionTable } from "./lifecycle.ts";
+export {
+  type ByteStreams,
+  checkReadBufferSize,
+  type Clock,
+  connectTarget,
+  type ConnectTarget,
+  DEFAULT_READ_BUFFER_SIZE,
+  defaultClock,
+  defaultSchedule,
+  toTransport,
   type Transport,
   type TransportLike,
-  type TransportSource,
-  toTransport,
-  type UpgradeDecision,
+  transportToStreams,
+} from "./transport.ts";
+export { decideUpgrade, type ServerOptions, toWebRequest, type UpgradeDecision, type UpgradeOutcome } from "./upgrade.ts";
+export {
+  acceptWebSocket,
+  type AcceptedWebSocket,
+  type ClientOptions,
+  connectWebSocket,
+  type MessageInput,
   type WebSocketCloseInfo,
-  WebSocketError,
   WebSocketStreamBase,
   type WebSocketStreamOpen,
   type WebSocketStreamOptions,
-} from "./web-streams.ts";
+} from "./websocket-stream.ts";
+export { type BinaryType, CloseEvent, type WebSocketData, WebSocketBase, type WebSocketOptions } from "./websocket.ts";

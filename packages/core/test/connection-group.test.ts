@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ConnectionGroup } from "../src/connection-group.ts";
-import { connectWebSocket, type WebSocketStreamBase } from "../src/web-streams.ts";
+import { connectWebSocket, WebSocketStreamBase } from "../src/websocket-stream.ts";
 import { memoryPair, within } from "./helpers/memory-transport.ts";
 
 function connect(group: ConnectionGroup, path = "/"): { client: WebSocketStreamBase; accepted: Promise<WebSocketStreamBase | undefined> } {
   const [clientSide, serverSide] = memoryPair();
   const accepted = group.accept(serverSide, { scheme: "ws:" });
-  return { client: connectWebSocket(`ws://test.invalid${path}`, clientSide), accepted };
+  return { client: connectWebSocket(`ws://test.invalid${path}`, clientSide), accepted: accepted as Promise<WebSocketStreamBase | undefined> };
 }
 
 describe("a ConnectionGroup", () => {

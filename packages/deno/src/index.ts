@@ -4,7 +4,7 @@
  * @module
  */
 export { openSocket, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
-export { type Handler, handleConnection, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
+export { type Handler, handleConnection, type ListenOptions, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
 export { socketToStreams, type SocketStreams, type SocketStreamsOptions } from "./socket.ts";
 export {
   CloseCode,

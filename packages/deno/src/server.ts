@@ -13,15 +13,16 @@ import {
   type ConnectionHandler,
   ConnectionGroup,
   type ServeConnectionOptions,
-  type WebSocketStreamBase,
+  type ServerApi,
+  type ServerSocketFor,
 } from "@wsstream/core";
 import { socketToStreams } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
 
-/** Options of {@link serve}. */
-export interface ServeOptions extends ServeConnectionOptions {
+/** Where {@link serve} listens. */
+export interface ListenOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
@@ -29,6 +30,12 @@ export interface ServeOptions extends ServeConnectionOptions {
   /** Serve `wss:`: the PEM certificate chain and key, passed to `Deno.listenTls()`. */
   readonly tls?: Deno.TlsCertifiedKeyPem;
 }
+
+/**
+ * Options of {@link serve}: where to listen, the connection options, and the handler. The handler
+ * takes a `WebSocketStream`, or a WHATWG `WebSocket` with `api: "websocket"`.
+ */
+export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
 export interface Server {
@@ -57,46 +64,33 @@ export interface Server {
  * });
  * ```
  */
-export async function serve(options: ServeOptions): Promise<Server> {
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port })
     : Deno.listenTls({ hostname, port, ...options.tls, alpnProtocols: ["http/1.1"] });
   const group = new ConnectionGroup(options);
-  const conns = new Set<Deno.Conn>();
   const state = { stopped: false };
-  const accepting = acceptLoop(listener, group, conns, state);
+  const accepting = acceptLoop(listener, group, state);
   const address = listener.addr as Deno.NetAddr;
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     state.stopped = true;
     listener.close();
     await accepting;
+    // Also closes the connections still in the opening handshake, or whose peer never closed.
     await group.closeAll();
-    // Connections still in the opening handshake, or whose peer never closed.
-    for (const conn of conns) closeQuietly(conn);
-    conns.clear();
   };
   return { port: address.port, hostname, close: () => (closing ??= close()) };
 }
 
 /** Hands each connection [accepted](https://docs.deno.com/api/deno/~/Deno.Listener.accept) to `connections` until the listener is closed. */
-async function acceptLoop(listener: Deno.Listener, group: ConnectionGroup, conns: Set<Deno.Conn>, state: { stopped: boolean }): Promise<void> {
+async function acceptLoop(listener: Deno.Listener, group: ConnectionGroup<ServerApi>, state: { stopped: boolean }): Promise<void> {
   while (!state.stopped) {
     try {
       const conn = await listener.accept();
-      conns.add(conn);
-      const forget = (): void => {
-        conns.delete(conn);
-      };
-      serveConnection(group, conn).then(
-        (ws) => (ws === undefined ? forget() : ws.closed.then(forget, forget)),
-        () => {
-          forget();
-          closeQuietly(conn);
-        },
-      );
+      serveConnection(group, conn).catch(() => closeQuietly(conn));
     } catch (error) {
       if (state.stopped || error instanceof Deno.errors.BadResource) return;
       // Out of file descriptors and the like: that connection is lost, the listener is not.
@@ -106,14 +100,14 @@ async function acceptLoop(listener: Deno.Listener, group: ConnectionGroup, conns
 }
 
 // Nagle's algorithm off on TCP; a Deno.TlsConn (the one with a handshake()) is served as wss:.
-function serveConnection(group: ConnectionGroup, conn: Deno.Conn): Promise<WebSocketStreamBase | undefined> {
+function serveConnection<A extends ServerApi>(group: ConnectionGroup<A>, conn: Deno.Conn): Promise<ServerSocketFor<A> | undefined> {
   if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
   const scheme = "handshake" in conn ? "wss:" : "ws:";
   return group.accept(socketToStreams(conn), { scheme });
 }
 
 /** Options of {@link handleConnection}: those of {@link serve} that concern one connection. */
-export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" | "tls"> {}
+export interface UpgradeOptions<A extends ServerApi = "stream"> extends ServeConnectionOptions<A> {}
 
 /**
  * Takes over a connection accepted by your own
@@ -130,7 +124,7 @@ export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" |
  * }
  * ```
  */
-export function handleConnection(conn: Deno.Conn, options: UpgradeOptions): Promise<WebSocketStreamBase | undefined> {
+export function handleConnection<A extends ServerApi = "stream">(conn: Deno.Conn, options: UpgradeOptions<A>): Promise<ServerSocketFor<A> | undefined> {
   return serveConnection(new ConnectionGroup(options), conn);
 }
 

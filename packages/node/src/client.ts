@@ -1,12 +1,20 @@
 /**
- * The client: `new WebSocketStream(url)` over [`node:net`](https://nodejs.org/api/net.html) for
- * `ws:` and [`node:tls`](https://nodejs.org/api/tls.html) for `wss:`.
+ * The clients: `new WebSocket(url)` and `new WebSocketStream(url)` over
+ * [`node:net`](https://nodejs.org/api/net.html) for `ws:` and
+ * [`node:tls`](https://nodejs.org/api/tls.html) for `wss:`.
  *
  * @module
  */
-import { connect as connectTcp, isIP, type Socket } from "node:net";
+import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
-import { type ClientOptions, type Transport, WebSocketStreamBase } from "@wsstream/core";
+import {
+  type ClientOptions,
+  connectTarget,
+  type Transport,
+  WebSocketBase,
+  type WebSocketOptions as CoreWebSocketOptions,
+  WebSocketStreamBase,
+} from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
@@ -30,18 +38,47 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    super(url, (target, signal) => openSocket(target, options.tls, signal), { schedule: setImmediate, ...options });
+    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
   }
 }
 
-/** Connects a TCP (or TLS) socket to the URL's host and port, as byte streams. */
+/** Options of {@link WebSocket}: the core options (headers, limits, extensions...), `protocols`, and TLS settings for `wss:`. */
+export interface WebSocketOptions extends CoreWebSocketOptions {
+  /** Subprotocols to offer (the second constructor argument, when given there instead). */
+  readonly protocols?: string | readonly string[];
+  /** Passed to `tls.connect()` for `wss:` URLs. */
+  readonly tls?: TlsConnectionOptions;
+}
+
+/**
+ * The WHATWG `WebSocket` client: `onopen`, `onmessage`, `send()`, `close()`, `readyState`,
+ * `bufferedAmount`, `binaryType`. The second argument is the subprotocols, or the options.
+ *
+ * @example
+ * ```ts
+ * const ws = new WebSocket("ws://127.0.0.1:9001/", ["chat"], { headers: { authorization: "Bearer t" } });
+ * ws.onopen = () => ws.send("hello");
+ * ws.onmessage = (event) => console.log(event.data);
+ * ```
+ */
+export class WebSocket extends WebSocketBase {
+  constructor(url: string | URL, protocols?: string | readonly string[] | WebSocketOptions, options: WebSocketOptions = {}) {
+    const init = isOptions(protocols) ? protocols : options;
+    const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
+    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), init);
+  }
+}
+
+function isOptions(value: unknown): value is WebSocketOptions {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Connects a TCP (or TLS) socket to the URL's host and port, as a core `Transport`. */
 export function openSocket(url: URL, tls: TlsConnectionOptions | undefined, signal: AbortSignal): Promise<Transport> {
-  const secure = url.protocol === "wss:";
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(url.port || (secure ? 443 : 80));
-  const socket: Socket = secure
-    ? connectTls({ host, port, servername: isIP(host) === 0 ? host : undefined, ALPNProtocols: ["http/1.1"], ...tls })
-    : connectTcp({ host, port });
+  const target = connectTarget(url);
+  const socket: Socket = target.secure
+    ? connectTls({ host: target.host, port: target.port, servername: target.servername, ALPNProtocols: [...target.alpnProtocols], ...tls })
+    : connectTcp({ host: target.host, port: target.port });
   socket.setNoDelay(true);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
@@ -58,7 +95,7 @@ export function openSocket(url: URL, tls: TlsConnectionOptions | undefined, sign
     };
     signal.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);
-    socket.once(secure ? "secureConnect" : "connect", () => {
+    socket.once(target.secure ? "secureConnect" : "connect", () => {
       cleanup();
       resolve(socketTransport(socket));
     });

@@ -14,15 +14,17 @@ import {
   ConnectionGroup,
   type RequestHead,
   type ServeConnectionOptions,
-  type WebSocketStreamBase,
+  type ServerApi,
+  type ServerSocketFor,
+  type ServerWebSocket,
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
 
-/** Receives each accepted connection; a throw or rejection closes it with 1011. */
+/** Receives each accepted connection as a `WebSocketStream`; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
 
-/** Options of {@link serve}. */
-export interface ServeOptions extends ServeConnectionOptions {
+/** Where {@link serve} listens. */
+export interface ListenOptions {
   /** Port to listen on; 0 (the default) picks a free one, see {@link Server.port}. */
   readonly port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
@@ -30,6 +32,12 @@ export interface ServeOptions extends ServeConnectionOptions {
   /** Serve `wss:`: passed to `tls.createServer()` (`key`, `cert`, ...). */
   readonly tls?: TlsOptions;
 }
+
+/**
+ * Options of {@link serve}: where to listen, the connection options, and the handler. The handler
+ * takes a `WebSocketStream`, or a WHATWG `WebSocket` with `api: "websocket"`.
+ */
+export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
 export interface Server {
@@ -57,9 +65,8 @@ export interface Server {
  * });
  * ```
  */
-export async function serve(options: ServeOptions): Promise<Server> {
-  const group = new ConnectionGroup(options, NODE_DEFAULTS);
-  const sockets = new Set<Socket>();
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
+  const group = new ConnectionGroup(options);
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
     ? createTcpServer({ noDelay: true })
@@ -71,8 +78,6 @@ export async function serve(options: ServeOptions): Promise<Server> {
       return;
     }
     socket.setNoDelay(true);
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
     void group.accept(socketTransport(socket), { scheme });
   });
   // A failed TLS handshake or a reset before the upgrade concerns that client only.
@@ -92,16 +97,15 @@ export async function serve(options: ServeOptions): Promise<Server> {
     hostname,
     close: async () => {
       const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+      // Also drops the sockets still in the opening handshake, or whose peer never closed.
       await group.closeAll();
-      // Sockets still in the opening handshake, or whose peer never closed.
-      for (const socket of sockets) socket.destroy();
       await stopped;
     },
   };
 }
 
 /** Options of {@link handleUpgrade}: those of {@link serve} that concern one connection. */
-export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" | "tls"> {}
+export interface UpgradeOptions<A extends ServerApi = "stream"> extends ServeConnectionOptions<A> {}
 
 /**
  * Takes over a request from a `node:http` or `node:https` server's `'upgrade'` event (Express,
@@ -116,12 +120,12 @@ export interface UpgradeOptions extends Omit<ServeOptions, "port" | "hostname" |
  * });
  * ```
  */
-export function handleUpgrade(
+export function handleUpgrade<A extends ServerApi = "stream">(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeOptions,
-): Promise<WebSocketStreamBase | undefined> {
+  options: UpgradeOptions<A>,
+): Promise<ServerSocketFor<A> | undefined> {
   const tcp = socket as Socket;
   tcp.setTimeout(0);
   tcp.setNoDelay(true);
@@ -132,14 +136,11 @@ export function handleUpgrade(
     headers: pairs(request.rawHeaders),
   };
   const scheme = (socket as { encrypted?: boolean }).encrypted ? "wss:" : "ws:";
-  return new ConnectionGroup(options, NODE_DEFAULTS).accept(socketTransport(tcp), {
+  return new ConnectionGroup(options).accept(socketTransport(tcp), {
     scheme,
     head: { request: requestHead, rest: head },
   });
 }
-
-// Frames written in one turn are flushed together on the next macrotask: one writev per burst.
-const NODE_DEFAULTS = { schedule: setImmediate };
 
 function pairs(raw: string[]): [string, string][] {
   const out: [string, string][] = [];

@@ -10,7 +10,7 @@
  */
 
 import type { Socket } from "node:net";
-import type { Transport } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport } from "@wsstream/core";
 
 /** Options for {@link socketToStreams}. */
 export interface SocketStreamsOptions {
@@ -54,8 +54,6 @@ export interface SocketStreams {
   readonly writeBatch: (chunks: readonly Uint8Array[]) => Promise<void> | undefined;
 }
 
-const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
-
 /**
  * Turns a connected (or connecting) socket into a {@link SocketStreams} pair. The streams take
  * over the socket's `'data'`, `'end'`, `'error'`, `'drain'`, `'finish'` and `'close'` events; read
@@ -74,10 +72,8 @@ const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
  * ```
  */
 export function socketToStreams(socket: Socket, options: SocketStreamsOptions = {}): SocketStreams {
-  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
-  if (!(highWaterMark > 0)) {
-    throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
-  }
+  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
+  checkReadBufferSize(highWaterMark);
   const life = new SocketLife(socket);
   const cork = new TickCork(socket);
   return {
@@ -93,7 +89,8 @@ export function socketToStreams(socket: Socket, options: SocketStreamsOptions = 
  * connection. This is what `serve()`, `handleUpgrade()` and `WebSocketStream` use.
  */
 export function socketTransport(socket: Socket, options: SocketStreamsOptions = {}): Transport {
-  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
+  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
+  checkReadBufferSize(highWaterMark);
   const life = new SocketLife(socket);
   const cork = new TickCork(socket);
   const reads = new SocketReads(socket, life, highWaterMark);

@@ -1,5 +1,5 @@
 /** An in-memory byte transport pair, and a raw peer that speaks bytes for protocol tests. */
-import type { ByteStreams } from "../../src/web-streams.ts";
+import type { ByteStreams } from "../../src/transport.ts";
 
 /** Two connected ends: what one writes the other reads. Closing a writable ends the other readable. */
 export function memoryPair(): [ByteStreams, ByteStreams] {

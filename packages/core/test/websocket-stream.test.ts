@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ClientConnection } from "../src/client.ts";
 import { Opcode } from "../src/opcode.ts";
+import { WebSocketError } from "../src/errors.ts";
+import type { ByteStreams } from "../src/transport.ts";
+import type { ServerOptions } from "../src/upgrade.ts";
 import {
   acceptWebSocket,
   type AcceptedWebSocket,
-  type ByteStreams,
   connectWebSocket,
-  type ServerOptions,
-  WebSocketError,
   type WebSocketStreamBase,
-} from "../src/web-streams.ts";
+} from "../src/websocket-stream.ts";
 import { bytes, concat } from "./helpers/chunking.ts";
 import { framesSentBy, fromPeer } from "./helpers/frames.ts";
 import { memoryPair, RawPeer, stillPending, within } from "./helpers/memory-transport.ts";

@@ -1,0 +1,800 @@
+/**
+ * The connection layer: one sans-I/O {@link Connection}, one {@link Transport} and a
+ * {@link Clock}, run through one lifecycle ({@link Phase}, transitions in `lifecycle.ts`). It
+ * reads the transport, hands messages, pings, pongs and the end to its owner through plain
+ * callbacks ({@link EndpointOwner}), and writes what the connection queued, batched per turn.
+ * No streams, and no promise per message: both WHATWG interfaces (`WebSocket`,
+ * `WebSocketStream`) are owners of an `Endpoint`.
+ *
+ * Bounded under abuse: the transport is read only while the owner wants messages and while what
+ * this end has to write (pongs included) is below the write high-water mark, so a peer that
+ * floods pings and never reads is simply no longer read. A transport being closed after a failure
+ * or a refused handshake is half-closed, then read and discarded for at most `closeTimeout`
+ * (a lingering close), so the peer receives the Close or the HTTP refusal instead of a reset.
+ *
+ * @module
+ */
+import { ClientConnection, type ClientConnectionOptions } from "./client.ts";
+import { CloseCode, encodeClosePayload } from "./close.ts";
+import type { Connection, ConnectionOptions } from "./connection.ts";
+import { ProtocolError, UsageError, WebSocketError } from "./errors.ts";
+import type { ConnectionEvent, EncodedEvent } from "./events.ts";
+import { formatExtensionHeader } from "./extension-header.ts";
+import type { UpgradeRequest } from "./handshake.ts";
+import type { HttpHeadLimits } from "./http-head.ts";
+import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
+import { ServerConnection } from "./server.ts";
+import { State } from "./state.ts";
+import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike } from "./transport.ts";
+import { decideUpgrade, type ServerOptions, toWebRequest } from "./upgrade.ts";
+
+/** Keepalive: a Ping every `interval` ms; no Pong within `timeout` ms fails the connection (1011). */
+export interface KeepaliveOptions {
+  readonly interval: number;
+  readonly timeout: number;
+}
+
+/** Options of an {@link Endpoint}, shared by both roles and both interfaces. */
+export interface EndpointOptions extends ConnectionOptions, HttpHeadLimits {
+  /** Timers; default: the global `setTimeout` / `clearTimeout`. */
+  readonly clock?: Clock;
+  /** Defers a flush of queued frames to the transport. Default: the next macrotask ({@link defaultSchedule}). */
+  readonly schedule?: (callback: () => void) => void;
+  /** Milliseconds to wait for the closing handshake (and a lingering close) before dropping the transport. Default 10000. */
+  readonly closeTimeout?: number;
+  /** Milliseconds the opening handshake may take. Default 10000. */
+  readonly handshakeTimeout?: number;
+  /** Keepalive pings; off by default. */
+  readonly keepalive?: KeepaliveOptions;
+  /** Bytes queued for the transport and not yet accepted before writers wait and the transport is no longer read. Default 1 MiB. */
+  readonly writableHighWaterMark?: number;
+}
+
+/** How a connection ended, handed to {@link EndpointOwner.closed}. */
+export interface CloseResult {
+  /** True when the closing handshake completed: the peer's Close arrived and nothing failed. */
+  readonly wasClean: boolean;
+  /** RFC 6455 §7.1.5: the code of the peer's Close (1005 when it had none), or 1006 when none arrived. */
+  readonly code: number;
+  /** The reason of the peer's Close, or `""`. */
+  readonly reason: string;
+  /** Why it was not clean; its `closeCode` is the code this end failed with (1002, 1007, 1011...) or 1006. */
+  readonly error: WebSocketError | undefined;
+}
+
+/** What the handshake agreed, handed to {@link EndpointOwner.opened}. */
+export interface OpenInfo {
+  readonly protocol: string;
+  readonly extensions: string;
+}
+
+/** The callbacks an owner (an interface) gives its endpoint. Called from the read loop, never re-entrantly from the owner's own calls. */
+export interface EndpointOwner {
+  /** Client: the handshake completed. (A server's endpoint is handed over already open.) */
+  onOpen(info: OpenInfo): void;
+  /** A message: `string` for text, `Uint8Array` for binary. */
+  onMessage(data: string | Uint8Array): void;
+  /**
+   * The peer's Close arrived, or the connection failed (`error`, when the peer broke the
+   * protocol): deliver what is queued, then call {@link Endpoint.drained}.
+   */
+  onClosing(error: WebSocketError | undefined): void;
+  /** The end, exactly once (also when the handshake failed). */
+  onClose(result: CloseResult): void;
+  /** What is buffered for the transport fell below the write high-water mark. */
+  onWritable?(): void;
+  /** A Pong arrived. */
+  onPong?(data: Uint8Array): void;
+}
+
+/** The endpoint behind each interface object, for the server's own use (1001 on shutdown, 1011 when a handler fails). */
+export const endpoints: WeakMap<object, Endpoint> = new WeakMap();
+
+/** A transport to open for a client: the transport, or a function of the URL that opens it. */
+export type TransportSource = TransportLike | Promise<TransportLike> | ((url: URL, signal: AbortSignal) => TransportLike | Promise<TransportLike>);
+
+/** Client options of an endpoint: the handshake's and the connection layer's, and a signal that aborts the handshake. */
+export interface ClientEndpointOptions extends EndpointOptions, Omit<ClientConnectionOptions, keyof ConnectionOptions | keyof HttpHeadLimits> {
+  /** Aborts the opening handshake (not an open connection). */
+  readonly signal?: AbortSignal;
+}
+
+const MiB = 1024 * 1024;
+
+/** See the module notes. Create one with {@link Endpoint.connect} or {@link Endpoint.accept}. */
+export class Endpoint {
+  /** The request URL (client), or the URL the client asked for (server). */
+  url = "";
+  /** The subprotocol agreed, or `""`. */
+  protocol = "";
+  /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
+  extensions = "";
+  readonly #clock: Clock;
+  readonly #schedule: (callback: () => void) => void;
+  readonly #closeTimeout: number;
+  readonly #handshakeTimeout: number;
+  readonly #keepalive: KeepaliveOptions | undefined;
+  readonly #writableHighWaterMark: number;
+  #phase: Phase = "connecting";
+  #owner: EndpointOwner | undefined;
+  #conn: Connection | undefined;
+  #transport: Transport | undefined;
+  // Reading stops while the owner asked for a pause or too much waits to be written.
+  #paused = false;
+  #resumeReading: (() => void) | undefined;
+  #flushScheduled = false;
+  readonly #flushCallback = (): void => this.#flush();
+  // Messages being decoded by extensions, in arrival order; events after them wait.
+  #decoding: Promise<void> | undefined;
+  // Messages being encoded by extensions, in send order; a Close waits for them.
+  #encoding: Promise<void> | undefined;
+  // Bytes handed to the transport and not yet accepted by it.
+  #inflight = 0;
+  #writeWaiters: (() => void)[] = [];
+  #ending: Promise<void> | undefined;
+  #transportDone = false;
+  #dropped = false;
+  // A failure decided here (keepalive, a handler) rather than by the peer.
+  #localFailure: WebSocketError | undefined;
+  #closeTimer: unknown;
+  #handshakeTimer: unknown;
+  #keepaliveTimer: unknown;
+  #pongTimer: unknown;
+  #pingCounter = 0;
+  #endListeners: (() => void)[] | undefined;
+
+  private constructor(options: EndpointOptions) {
+    this.#clock = options.clock ?? defaultClock;
+    this.#schedule = options.schedule ?? defaultSchedule;
+    this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 10_000;
+    this.#keepalive = options.keepalive;
+    this.#writableHighWaterMark = options.writableHighWaterMark ?? MiB;
+  }
+
+  /**
+   * Opens a client connection to `url` over `transport`: the request is written, the response
+   * checked, then {@link EndpointOwner.opened} is called and messages flow. Throws a
+   * `UsageError`/`HandshakeError` synchronously only through `owner.closed` (never at the call).
+   */
+  static connect(url: string | URL, transport: TransportSource, options: ClientEndpointOptions, owner: EndpointOwner): Endpoint {
+    const endpoint = new Endpoint(options);
+    endpoint.url = String(url);
+    endpoint.#owner = owner;
+    void endpoint.#runClient(url, transport, options);
+    return endpoint;
+  }
+
+  /**
+   * Runs the server side of the opening handshake over `transport`: reads and validates the
+   * request (answering 400/426/431 itself), asks `options.upgrade`, then answers 101. Resolves
+   * with the open endpoint and the request, or `undefined` when the upgrade was refused or
+   * failed (the refusal is written, then the transport is closed). Call {@link start} once an
+   * owner is attached.
+   */
+  static async accept(transport: TransportLike, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
+    return new Endpoint(options).#runServer(toTransport(transport), options);
+  }
+
+  /** The current phase. */
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** The WHATWG `readyState`: 0 connecting, 1 open, 2 closing, 3 closed. */
+  get readyState(): number {
+    switch (this.#phase) {
+      case "connecting":
+        return State.CONNECTING;
+      case "open":
+        return State.OPEN;
+      case "closed":
+      case "failed":
+        return State.CLOSED;
+      default:
+        return State.CLOSING;
+    }
+  }
+
+  /** Bytes queued for the transport and not yet accepted by it. */
+  get bufferedAmount(): number {
+    return this.#inflight + (this.#conn?.bufferedAmount ?? 0);
+  }
+
+  /** True while messages may be sent: open, or answering messages before a held-back Close reply. */
+  get canSend(): boolean {
+    return this.#phase === "open" || this.#phase === "reply-pending";
+  }
+
+  /** True when what is buffered is at or over the write high-water mark: writers should wait for {@link EndpointOwner.writable}. */
+  get full(): boolean {
+    return this.bufferedAmount >= this.#writableHighWaterMark;
+  }
+
+  /** Calls `listener` once the endpoint reaches a terminal phase (at once if it has). */
+  onEnd(listener: () => void): void {
+    if (isTerminal(this.#phase)) listener();
+    else (this.#endListeners ??= []).push(listener);
+  }
+
+  /** Attaches the owner of a server endpoint. */
+  attach(owner: EndpointOwner): void {
+    this.#owner = owner;
+  }
+
+  /** Server: starts reading (frames that came with the request first). */
+  start(): void {
+    this.#afterInput();
+    void this.#pump();
+  }
+
+  /** Stops reading the transport until {@link resume} (the owner's queue is full). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Reads the transport again. */
+  resume(): void {
+    this.#paused = false;
+    this.#wakeReader();
+  }
+
+  /**
+   * Sends a message. Throws `UsageError` when the connection cannot send (see {@link canSend}).
+   * Without extensions the frame is queued at once; with them (compression) it is encoded first,
+   * in order with every other message.
+   */
+  send(data: string | Uint8Array, binary: boolean): void {
+    const conn = this.#conn!;
+    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
+    if (conn.extensions.length > 0) {
+      this.#sendEncoded(data, binary);
+      return;
+    }
+    if (binary) conn.sendBinary(data as Uint8Array);
+    else conn.sendText(data);
+    this.#queued();
+  }
+
+  /** Sends a Ping with up to 125 bytes. Throws `UsageError` when not open or too long. */
+  ping(data?: Uint8Array): void {
+    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a ping: the connection is not open");
+    this.#conn!.sendPing(data);
+    this.#queued();
+  }
+
+  /**
+   * Starts the closing handshake with `code` (none when omitted) and `reason`, after every
+   * message already sent (and still being encoded). The caller validated both (an invalid pair
+   * throws here, before anything changes). During the handshake it aborts it; once closing it
+   * does nothing.
+   */
+  close(code?: number, reason = ""): void {
+    if (this.#phase === "connecting") {
+      this.#failHandshake(new WebSocketError("The opening handshake was aborted by close()", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
+      return;
+    }
+    if (this.#phase !== "open") return;
+    validateClose(code, reason);
+    const send = (): void => {
+      if (this.#phase !== "open") return;
+      this.#conn!.sendClose(code, reason);
+      this.#enter("close-sent");
+      this.#armCloseTimer();
+      this.#flush();
+    };
+    if (this.#encoding === undefined) send();
+    else void this.#encoding.then(send);
+  }
+
+  /**
+   * Fails the connection from this end (§7.1.7) with `code` (1011 for a handler failure, 1001 for
+   * a server going away): the Close goes out at once and the transport is closed.
+   */
+  fail(code: number, reason: string, error: WebSocketError): void {
+    if (isTerminal(this.#phase) || this.#phase === "closing") return;
+    if (this.#phase === "connecting") {
+      this.#failHandshake(error);
+      return;
+    }
+    this.#localFailure ??= error;
+    const conn = this.#conn!;
+    conn.failConnection(code, reason);
+    this.#enter("closing");
+    this.#flush();
+    // The Close frame goes out before the transport is dropped: the peer is unresponsive or
+    // misbehaving, not gone, and should learn why.
+    void this.#endTransport();
+  }
+
+  /** The owner delivered every message received before the Close: send the held-back reply. */
+  drained(): void {
+    if (this.#phase !== "reply-pending") return;
+    // Give the owner's answers to those messages a turn to be sent first.
+    this.#schedule(() => {
+      const conn = this.#conn!;
+      if (this.#phase !== "reply-pending") return;
+      conn.completeClose();
+      this.#enter("closing");
+      this.#flush();
+    });
+  }
+
+  /** A promise that resolves once {@link bufferedAmount} is below the high-water mark, or the connection ended. */
+  whenWritable(): Promise<void> {
+    if (!this.full || isTerminal(this.#phase)) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The one place the phase changes.
+
+  #enter(next: Phase): void {
+    checkTransition(this.#phase, next);
+    this.#phase = next;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Opening handshake
+
+  async #runClient(url: string | URL, source: TransportSource, options: ClientEndpointOptions): Promise<void> {
+    const abort = new AbortController();
+    const signal = options.signal;
+    const onAbort = (): void => abort.abort(signal?.reason);
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
+      abort.abort(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
+    }, this.#handshakeTimeout);
+    try {
+      if (signal?.aborted) throw signal.reason;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      // As on the server side, the Close that answers the peer (or fails the connection) waits
+      // until the messages before it were delivered, so the application can answer them first.
+      const conn = await ClientConnection.create(url, { ...options, deferClose: true });
+      this.url = conn.request.url.href;
+      this.#conn = conn;
+      const transport = await abortable(
+        typeof source === "function" ? source(conn.request.url, abort.signal) : source,
+        abort.signal,
+      );
+      if (this.#phase !== "connecting") {
+        transport.destroy();
+        return;
+      }
+      this.#transport = transport;
+      abort.signal.addEventListener("abort", () => this.#failHandshake(abort.signal.reason), { once: true });
+      this.#flush();
+      void this.#pump().finally(() => signal?.removeEventListener("abort", onAbort));
+    } catch (error) {
+      signal?.removeEventListener("abort", onAbort);
+      this.#failHandshake(error);
+    }
+  }
+
+  async #runServer(transport: Transport, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
+    const conn = new ServerConnection({ ...options, deferClose: true });
+    this.#conn = conn;
+    this.#transport = transport;
+    this.#handshakeTimer = this.#clock.setTimeout(() => this.#failHandshake(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE })), this.#handshakeTimeout);
+    try {
+      let request = options.head === undefined ? undefined : this.#requestEvent(conn, () => conn.receiveRequestHead(options.head!.request, options.head!.rest));
+      while (request === undefined && conn.state === State.CONNECTING && this.#phase === "connecting") {
+        const chunk = await transport.read();
+        request = this.#requestEvent(conn, () => (chunk === null ? conn.receiveEof() : conn.receiveData(chunk)));
+      }
+      if (request === undefined || this.#phase !== "connecting") {
+        this.#refused();
+        return undefined;
+      }
+      const webRequest = toWebRequest(request, options.scheme ?? "ws:");
+      this.url = webRequest.url.replace(/^http/, "ws");
+      const decision = await decideUpgrade(conn, request, webRequest, options.upgrade);
+      if (this.#phase !== "connecting") return undefined;
+      if (decision.refused !== undefined) {
+        this.#failHandshake(decision.refused, false);
+        this.#refused();
+        return undefined;
+      }
+      this.protocol = decision.accepted.protocol ?? "";
+      this.extensions = conn.agreedExtensions;
+      this.#opened();
+      this.#flush();
+      return { endpoint: this, request: webRequest };
+    } catch (error) {
+      this.#failHandshake(error);
+      return undefined;
+    }
+  }
+
+  // Feeds the server connection, returning the request once it is in.
+  #requestEvent(conn: ServerConnection, feed: () => void): UpgradeRequest | undefined {
+    feed();
+    for (const event of conn.events()) {
+      if (event.type === "request") return event.request;
+      if (event.type === "handshake-error") this.#failHandshake(event.error, false);
+    }
+    return undefined;
+  }
+
+  // A refused or failed handshake: the HTTP answer is written, then a lingering close.
+  #refused(): void {
+    this.#flush();
+    void this.#endTransport();
+  }
+
+  #opened(): void {
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#enter("open");
+    this.#startKeepalive();
+  }
+
+  // Rejects the handshake. `drop` false leaves the transport open for the HTTP refusal.
+  #failHandshake(error: unknown, drop = true): void {
+    if (this.#phase !== "connecting") return;
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    const reason = error instanceof WebSocketError ? error : new WebSocketError(
+      error instanceof Error ? error.message : "Handshake failed",
+      { closeCode: CloseCode.ABNORMAL_CLOSURE, cause: error },
+    );
+    this.#localFailure = reason;
+    this.#enter("failed");
+    this.#conn?.receiveEof();
+    if (drop) this.#dropTransport();
+    else this.#armCloseTimer();
+    this.#owner?.onClose({ wasClean: false, code: CloseCode.ABNORMAL_CLOSURE, reason: "", error: reason });
+    this.#ended();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  async #pump(): Promise<void> {
+    const transport = this.#transport!;
+    const conn = this.#conn!;
+    try {
+      for (;;) {
+        await this.#readable();
+        const chunk = await transport.read();
+        if (chunk === null) {
+          conn.receiveEof();
+          this.#afterInput();
+          break;
+        }
+        conn.receiveData(chunk);
+        this.#afterInput();
+        // Messages still being decoded hold the next read back: memory stays bounded.
+        if (this.#decoding !== undefined) await this.#decoding;
+        if (conn.state === State.CLOSED) break;
+      }
+    } catch (error) {
+      conn.receiveEof();
+      this.#afterInput(error);
+    }
+    this.#transportDone = true;
+    this.#finish();
+  }
+
+  // Waits while the owner paused reading, or while too much waits to be written (a peer that
+  // sends pings and never reads must not make us queue pongs without bound). Reading goes on
+  // regardless once this end is closing: the input is discarded, and the close timer bounds it.
+  #readable(): Promise<void> | undefined {
+    const closing = this.#phase === "closing" || this.#phase === "close-sent" || isTerminal(this.#phase);
+    if (closing || (!this.#paused && !this.full)) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#resumeReading = resolve;
+    });
+  }
+
+  #wakeReader(): void {
+    const resume = this.#resumeReading;
+    if (resume === undefined) return;
+    this.#resumeReading = undefined;
+    resume();
+  }
+
+  // Acts on the events of the input just fed, then flushes what they queued.
+  #afterInput(transportError?: unknown): void {
+    const conn = this.#conn!;
+    for (const event of conn.events()) this.#onEvent(event);
+    if (conn.state === State.CLOSED) {
+      this.#finish(transportError);
+    } else {
+      if (conn.closeExpected) this.#armCloseTimer();
+      this.#flush();
+    }
+  }
+
+  // Events after a message still being decoded wait for it, so everything stays in order.
+  #onEvent(event: ConnectionEvent): void {
+    if (event.type !== "encoded" && this.#decoding === undefined) {
+      this.#handleEvent(event);
+      return;
+    }
+    const previous = this.#decoding ?? Promise.resolve();
+    const next = previous.then(() => (event.type === "encoded" ? this.#decode(event) : this.#handleEvent(event)));
+    this.#decoding = next;
+    void next.then(() => {
+      if (this.#decoding === next) this.#decoding = undefined;
+    });
+  }
+
+  async #decode(event: EncodedEvent): Promise<void> {
+    const conn = this.#conn!;
+    if (conn.error !== undefined || isTerminal(this.#phase)) return;
+    try {
+      const message = await conn.decode(event);
+      if (conn.error === undefined && !isTerminal(this.#phase)) this.#owner?.onMessage(message.data);
+    } catch (error) {
+      conn.fail(error instanceof ProtocolError ? error : new ProtocolError("WS_ERR_EXTENSION", CloseCode.INTERNAL_ERROR, String(error)));
+      for (const follow of conn.events()) this.#handleEvent(follow);
+      this.#flush();
+    }
+  }
+
+  #handleEvent(event: ConnectionEvent): void {
+    switch (event.type) {
+      case "text":
+      case "binary":
+        this.#owner?.onMessage(event.data);
+        break;
+      case "pong":
+        this.#clock.clearTimeout(this.#pongTimer);
+        this.#pongTimer = undefined;
+        this.#owner?.onPong?.(event.data);
+        break;
+      case "open":
+        this.protocol = event.protocol;
+        this.extensions = formatExtensionHeader(event.extensions);
+        this.#opened();
+        this.#owner?.onOpen({ protocol: this.protocol, extensions: this.extensions });
+        break;
+      case "handshake-error":
+        this.#failHandshake(event.error);
+        break;
+      case "close":
+      case "error":
+        this.#onPeerClose();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // The peer's Close, or its protocol error: the reply is held until the owner delivered the
+  // messages before it (RFC 6455 §5.5.1).
+  #onPeerClose(): void {
+    this.#armCloseTimer();
+    const conn = this.#conn!;
+    const error = conn.error === undefined ? undefined : new WebSocketError(conn.error.message, { closeCode: conn.error.closeCode, cause: conn.error });
+    if (this.#phase === "open" && conn.closePending) {
+      this.#enter("reply-pending");
+      this.#owner?.onClosing(error);
+    } else if (this.#phase === "close-sent") {
+      this.#enter("closing");
+      this.#owner?.onClosing(error);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing
+
+  #queued(): void {
+    if (this.full) {
+      // A producer that never yields would otherwise grow the queue without bound.
+      this.#flush();
+    } else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#schedule(this.#flushCallback);
+    }
+  }
+
+  // With extensions, each message is encoded (e.g. compressed) before it is queued, in order.
+  #sendEncoded(data: string | Uint8Array, binary: boolean): void {
+    const conn = this.#conn!;
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const previous = this.#encoding ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const encoded = await conn.encode(bytes, binary ? "binary" : "text");
+      if (!this.canSend) return;
+      if (binary) conn.sendBinary(encoded.data, true, encoded.rsv);
+      else conn.sendText(encoded.data, true, encoded.rsv);
+      this.#flush();
+    }).catch((error: unknown) => {
+      this.fail(CloseCode.INTERNAL_ERROR, "compression failed", new WebSocketError("Encoding a message failed", { closeCode: CloseCode.INTERNAL_ERROR, cause: error }));
+    });
+    this.#encoding = next;
+    void next.then(() => {
+      if (this.#encoding === next) this.#encoding = undefined;
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const conn = this.#conn;
+    const transport = this.#transport;
+    if (conn === undefined || transport === undefined || this.#dropped) return;
+    if (this.#ending === undefined) {
+      const chunks = conn.dataToSend();
+      if (chunks.length > 0) {
+        let length = 0;
+        for (const chunk of chunks) length += chunk.length;
+        this.#inflight += length;
+        let pending: Promise<void> | undefined;
+        try {
+          pending = transport.write(chunks);
+        } catch (error) {
+          this.#onTransportError(error);
+          return;
+        }
+        if (pending === undefined) this.#accepted(length);
+        else pending.then(() => this.#accepted(length), (error: unknown) => this.#onTransportError(error));
+      }
+    }
+    if (conn.shouldCloseTransport && this.#phase !== "connecting") void this.#endTransport();
+  }
+
+  #accepted(length: number): void {
+    this.#inflight -= length;
+    if (this.full) return;
+    this.#wakeReader();
+    if (this.#writeWaiters.length > 0) this.#releaseWaiters();
+    this.#owner?.onWritable?.();
+  }
+
+  #releaseWaiters(): void {
+    const waiters = this.#writeWaiters;
+    this.#writeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #onTransportError(error: unknown): void {
+    this.#conn?.receiveEof();
+    this.#dropTransport();
+    this.#finish(error);
+  }
+
+  // Half-closes the transport once every queued byte is written (the server closes first,
+  // §7.1.1; a refused handshake or a failure likewise), then keeps reading and discarding until
+  // the peer closes its side or the close timer drops it: a lingering close, so what was
+  // written is not lost to a reset. Every caller waits for the same half-close.
+  #endTransport(): Promise<void> {
+    this.#ending ??= this.#halfClose();
+    return this.#ending;
+  }
+
+  async #halfClose(): Promise<void> {
+    this.#armCloseTimer();
+    const transport = this.#transport;
+    if (transport === undefined) return;
+    try {
+      await transport.end();
+    } catch {
+      // The transport is already gone.
+    }
+    // Before the pump runs (a refused handshake), read and discard here.
+    if (this.#phase === "connecting" || (this.#phase === "failed" && !this.#transportDone)) {
+      try {
+        while (!this.#dropped && (await transport.read()) !== null);
+      } catch {
+        // Reset by the peer: nothing more to wait for.
+      }
+      this.#transportDone = true;
+      this.#dropTransport();
+    }
+  }
+
+  #dropTransport(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    this.#clock.clearTimeout(this.#closeTimer);
+    this.#transport?.destroy();
+    this.#wakeReader();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#transportDone || this.#dropped) return;
+    this.#closeTimer = this.#clock.setTimeout(() => {
+      this.#dropTransport();
+      this.#conn?.receiveEof();
+      this.#finish();
+    }, this.#closeTimeout);
+  }
+
+  #startKeepalive(): void {
+    const keepalive = this.#keepalive;
+    if (keepalive === undefined) return;
+    const tick = (): void => {
+      if (this.#phase !== "open") return;
+      if (this.#pongTimer === undefined) {
+        const payload = new Uint8Array(4);
+        new DataView(payload.buffer).setUint32(0, ++this.#pingCounter);
+        this.ping(payload);
+        this.#flush();
+        this.#pongTimer = this.#clock.setTimeout(() => {
+          this.#pongTimer = undefined;
+          this.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout", new WebSocketError("Keepalive timeout: no pong received", { closeCode: CloseCode.INTERNAL_ERROR }));
+        }, keepalive.timeout);
+      }
+      this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
+    };
+    this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The end
+
+  // The transport is gone (or given up on): reach a terminal phase, tell the owner, stop timers.
+  #finish(cause?: unknown): void {
+    const conn = this.#conn;
+    if (conn === undefined || conn.state !== State.CLOSED || isTerminal(this.#phase)) return;
+    this.#clock.clearTimeout(this.#closeTimer);
+    this.#clock.clearTimeout(this.#keepaliveTimer);
+    this.#clock.clearTimeout(this.#pongTimer);
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#keepaliveTimer = this.#pongTimer = undefined;
+    if (this.#phase === "connecting") {
+      this.#failHandshake(cause ?? new WebSocketError("The connection closed during the opening handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
+      return;
+    }
+    if (!this.#dropped && this.#ending === undefined) void this.#endTransport().then(() => this.#dropTransport());
+    else if (this.#transportDone) this.#dropTransport();
+    const received = conn.closeReceived;
+    const clean = received !== undefined && conn.error === undefined && this.#localFailure === undefined;
+    this.#enter(clean ? "closed" : "failed");
+    this.#owner?.onClose({
+      wasClean: clean,
+      code: received?.code ?? CloseCode.ABNORMAL_CLOSURE,
+      reason: received?.reason ?? "",
+      error: clean ? undefined : this.#closeError(cause),
+    });
+    this.#ended();
+  }
+
+  #ended(): void {
+    this.#releaseWaiters();
+    const listeners = this.#endListeners;
+    this.#endListeners = undefined;
+    if (listeners !== undefined) for (const listener of listeners) listener();
+  }
+
+  #closeError(cause?: unknown): WebSocketError {
+    if (this.#localFailure !== undefined) return this.#localFailure;
+    const error = this.#conn!.error;
+    if (error !== undefined) return new WebSocketError(error.message, { closeCode: error.closeCode, cause: error });
+    return new WebSocketError("The connection closed without a closing handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE, cause });
+  }
+}
+
+const encoder = new TextEncoder();
+
+// Checks a close code and reason the way the sans-I/O connection will, so that misuse throws at
+// the call and changes nothing.
+function validateClose(code: number | undefined, reason: string): void {
+  if (code === undefined && reason === "") return;
+  if (code === undefined) throw new UsageError("WS_ERR_INVALID_CLOSE_REASON", "Invalid close reason: a reason needs a code");
+  encodeClosePayload(code, reason);
+}
+
+function abortable(value: TransportLike | Promise<TransportLike>, signal: AbortSignal): Promise<Transport> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<Transport>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(value).then((result) => {
+      signal.removeEventListener("abort", onAbort);
+      const transport = toTransport(result);
+      if (!signal.aborted) {
+        resolve(transport);
+        return;
+      }
+      // Opened after the abort: nobody will use it, so close it.
+      transport.destroy(signal.reason);
+    }, (error: unknown) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
+}
+

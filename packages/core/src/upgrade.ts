@@ -1,0 +1,83 @@
+/**
+ * The server's upgrade hook: the validated request as a WHATWG `Request`, the application's
+ * decision (accept, with a subprotocol and headers, or refuse with a `Response`), and the
+ * options every server entry point takes.
+ *
+ * @module
+ */
+import { WebSocketError } from "./errors.ts";
+import type { ExtensionFactory } from "./extension.ts";
+import type { AcceptOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
+import type { RequestHead } from "./http-head.ts";
+import type { EndpointOptions } from "./endpoint.ts";
+import type { ServerConnection } from "./server.ts";
+
+/** What a server's `upgrade` hook returns: how to accept, or a `Response` that refuses. */
+export type UpgradeDecision = void | undefined | { readonly protocol?: string; readonly headers?: HeaderInit } | Response;
+
+/** Server options: the connection layer's, the upgrade hook and a pre-parsed head for `handleUpgrade`. */
+export interface ServerOptions extends EndpointOptions {
+  /**
+   * Decides the upgrade from the request: return nothing to accept, `{ protocol, headers }` to
+   * accept with a subprotocol (one the client offered) and headers, or a `Response` to refuse
+   * (its status, headers and body are sent). Throwing refuses with 500.
+   */
+  readonly upgrade?: (request: Request, info: UpgradeRequest) => UpgradeDecision | Promise<UpgradeDecision>;
+  /** `ws:` or `wss:`: the scheme of the URL given to `upgrade`. Default `ws:`. */
+  readonly scheme?: "ws:" | "wss:";
+  /** A request head already parsed (e.g. by `node:http`), and the bytes that followed it. */
+  readonly head?: { readonly request: RequestHead; readonly rest?: Uint8Array };
+  /** Extensions this server supports, most preferred first (e.g. permessage-deflate). */
+  readonly extensions?: readonly ExtensionFactory[];
+}
+
+/** What {@link decideUpgrade} did: accepted with these options, or refused for this reason. */
+export type UpgradeOutcome =
+  | { readonly accepted: AcceptOptions; readonly refused?: undefined }
+  | { readonly accepted?: undefined; readonly refused: WebSocketError };
+
+/**
+ * Asks the hook and answers the handshake on `conn`: the 101 (accepted), or the hook's
+ * `Response`, or 500 when the hook throws or its answer cannot be sent (refused).
+ */
+export async function decideUpgrade(
+  conn: ServerConnection,
+  request: UpgradeRequest,
+  webRequest: Request,
+  upgrade: ServerOptions["upgrade"],
+): Promise<UpgradeOutcome> {
+  let decision: UpgradeDecision;
+  try {
+    decision = await upgrade?.(webRequest, request);
+  } catch (error) {
+    conn.reject(500, { body: "Internal Server Error" });
+    return { refused: new WebSocketError("Upgrade refused: the upgrade hook threw", { cause: error }) };
+  }
+  if (decision instanceof Response) {
+    const body = new Uint8Array(await decision.arrayBuffer());
+    const headers: [string, string][] = [];
+    decision.headers.forEach((value, name) => {
+      if (!/^(connection|content-length|transfer-encoding)$/i.test(name)) headers.push([name, value]);
+    });
+    conn.reject(decision.status, { body, headers });
+    return { refused: new WebSocketError(`Upgrade refused: ${decision.status}`) };
+  }
+  const accepted: AcceptOptions = decision ?? {};
+  try {
+    await conn.accept(accepted);
+  } catch (error) {
+    // A subprotocol the client did not offer, a bad header: the application's mistake, reported
+    // to the client as 500 rather than thrown into the server.
+    conn.reject(500, { body: "Internal Server Error" });
+    return { refused: new WebSocketError(`Upgrade failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error }) };
+  }
+  return { accepted };
+}
+
+/** The validated request as a WHATWG `Request`, for the upgrade hook and the handler. */
+export function toWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"): Request {
+  const headers = new Headers();
+  for (const [name, value] of request.headers) headers.append(name, value);
+  const base = `${scheme === "wss:" ? "https" : "http"}://${request.host}`;
+  return new Request(new URL(request.target, base), { method: "GET", headers });
+}

@@ -1,0 +1,339 @@
+/**
+ * The WHATWG `WebSocketStream` (https://websockets.spec.whatwg.org/#the-websocketstream-interface)
+ * on an {@link Endpoint}: `opened`, `closed`, `close()`, and the message streams, made only here.
+ *
+ * Backpressure is pull-based both ways: the transport is read only while the message readable
+ * has room, and a message `write()` waits while the transport holds more than its high-water
+ * mark.
+ *
+ * @module
+ */
+import { CloseCode } from "./close.ts";
+import {
+  type ClientEndpointOptions,
+  type CloseResult,
+  Endpoint,
+  type EndpointOptions,
+  type EndpointOwner,
+  endpoints,
+  type OpenInfo,
+  type TransportSource,
+} from "./endpoint.ts";
+import { WebSocketError } from "./errors.ts";
+import type { TransportLike } from "./transport.ts";
+import type { ServerOptions } from "./upgrade.ts";
+import { checkCloseArguments, toMessageData } from "./interface-common.ts";
+
+/** Options of a `WebSocketStream`, either role. */
+export interface WebSocketStreamOptions extends EndpointOptions {
+  /** Bytes of received messages queued before the transport is no longer read. Default 1 MiB. */
+  readonly readableHighWaterMark?: number;
+}
+
+/** Client options: the handshake's and the connection's, plus a signal that aborts the handshake. */
+export interface ClientOptions extends WebSocketStreamOptions, ClientEndpointOptions {}
+
+/** What the message writable takes: a `string` is sent as text, bytes as binary. */
+export type MessageInput = string | ArrayBuffer | ArrayBufferView;
+
+/** What `opened` resolves with. */
+export interface WebSocketStreamOpen {
+  /** Received messages: `string` for text, `Uint8Array` for binary. */
+  readonly readable: ReadableStream<string | Uint8Array>;
+  /** Messages to send: a `string` is sent as text, an `ArrayBuffer` or typed array as binary. */
+  readonly writable: WritableStream<MessageInput>;
+  /** The subprotocol agreed, or `""`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
+  readonly extensions: string;
+}
+
+/** What `closed` resolves with after a clean close, and what `close()` takes. */
+export interface WebSocketCloseInfo {
+  readonly closeCode?: number;
+  readonly reason?: string;
+}
+
+const MiB = 1024 * 1024;
+const noop = (): void => {};
+
+/**
+ * A WebSocket over a byte transport, shaped like the WHATWG `WebSocketStream`: `opened`,
+ * `closed`, `close()`. Runtime adapters subclass it (`new WebSocketStream(url)`); a server gets
+ * one per accepted connection.
+ */
+export class WebSocketStreamBase {
+  /** Resolves once the handshake is done; rejects if it fails or is aborted. */
+  readonly opened: Promise<WebSocketStreamOpen>;
+  /** Resolves after a clean close; rejects with a {@link WebSocketError} otherwise. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+  readonly #owner: StreamOwner;
+  readonly #endpoint: Endpoint;
+
+  /**
+   * Opens a client connection to `url` over `transport` (the transport, or a function of the URL
+   * that opens it). Adapters subclass this as `new WebSocketStream(url, options)`.
+   */
+  constructor(url: string | URL, transport: TransportSource, options?: ClientOptions);
+  /** @internal A server-side connection over an accepted endpoint. */
+  constructor(endpoint: Endpoint, transport?: undefined, options?: WebSocketStreamOptions);
+  constructor(urlOrEndpoint: string | URL | Endpoint, transport?: TransportSource, options: ClientOptions = {}) {
+    const owner = new StreamOwner(options);
+    this.#owner = owner;
+    this.opened = owner.opened;
+    this.closed = owner.closed;
+    if (urlOrEndpoint instanceof Endpoint) {
+      this.#endpoint = urlOrEndpoint;
+      owner.endpoint = urlOrEndpoint;
+      urlOrEndpoint.attach(owner);
+      owner.onOpen({ protocol: urlOrEndpoint.protocol, extensions: urlOrEndpoint.extensions });
+    } else {
+      this.#endpoint = Endpoint.connect(urlOrEndpoint, transport!, options, owner);
+      owner.endpoint = this.#endpoint;
+    }
+    endpoints.set(this, this.#endpoint);
+  }
+
+  /** The request URL (client) or the URL the client asked for (server). */
+  get url(): string {
+    return this.#endpoint.url;
+  }
+
+  /**
+   * Starts the closing handshake with `closeCode` and `reason` (1000 when only a reason is
+   * given, none when both are omitted); during the opening handshake it aborts it. Messages
+   * already written are sent first. An invalid code or reason throws a `DOMException` here and
+   * changes nothing, so a later valid `close()` still works.
+   */
+  close(closeInfo: WebSocketCloseInfo = {}): void {
+    const { closeCode, reason = "" } = closeInfo;
+    const code = closeCode ?? (reason !== "" ? CloseCode.NORMAL_CLOSURE : undefined);
+    checkCloseArguments(code, reason, "wire");
+    this.#owner.close(code, reason);
+  }
+}
+
+/**
+ * Opens a client connection to `url` over `transport`, the adapters' building block: the
+ * request is written, the response checked, then messages flow.
+ */
+export function connectWebSocket(url: string | URL, transport: TransportSource, options: ClientOptions = {}): WebSocketStreamBase {
+  return new WebSocketStreamBase(url, transport, options);
+}
+
+/** An accepted server-side connection and the request that opened it. */
+export interface AcceptedWebSocket {
+  readonly ws: WebSocketStreamBase;
+  readonly request: Request;
+}
+
+/**
+ * Runs the server side of the opening handshake over `transport`: reads and validates the
+ * request (answering 400/426/431 itself), asks `upgrade`, then answers 101 and returns the open
+ * connection, or `undefined` when the upgrade was refused or failed.
+ */
+export async function acceptWebSocket(transport: TransportLike, options: ServerOptions & WebSocketStreamOptions = {}): Promise<AcceptedWebSocket | undefined> {
+  const accepted = await Endpoint.accept(transport, options);
+  if (accepted === undefined) return undefined;
+  const ws = new WebSocketStreamBase(accepted.endpoint, undefined, options);
+  accepted.endpoint.start();
+  return { ws, request: accepted.request };
+}
+
+type MessageController = ReadableStreamDefaultController<string | Uint8Array>;
+
+// The endpoint's owner for one WebSocketStream: the promises and the two message streams.
+class StreamOwner implements EndpointOwner {
+  readonly opened: Promise<WebSocketStreamOpen>;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  endpoint!: Endpoint;
+  #resolveOpened!: (value: WebSocketStreamOpen) => void;
+  #rejectOpened!: (reason: unknown) => void;
+  #resolveClosed!: (value: WebSocketCloseInfo) => void;
+  #rejectClosed!: (reason: unknown) => void;
+  readonly #clock: Required<EndpointOptions>["clock"] | undefined;
+  readonly #closeTimeout: number;
+  readonly #readableHighWaterMark: number;
+  #messages: MessageController | undefined;
+  // The peer's Close (or a failure) arrived: the reply waits until the queue is read.
+  #awaitingDrain = false;
+  #failure: WebSocketError | undefined;
+  #readableDone = false;
+  // Message writes queued in the writable and not yet seen by its sink.
+  #queuedWrites = 0;
+  #closeWaiter: (() => void) | undefined;
+  #closeRequested = false;
+
+  constructor(options: WebSocketStreamOptions) {
+    this.#clock = options.clock;
+    this.#closeTimeout = options.closeTimeout ?? 10_000;
+    this.#readableHighWaterMark = options.readableHighWaterMark ?? MiB;
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    // Like the WHATWG WebSocketStream, an unobserved rejection is not an unhandled one.
+    this.opened.catch(noop);
+    this.closed.catch(noop);
+  }
+
+  onOpen(info: OpenInfo): void {
+    const readable = new ReadableStream<string | Uint8Array>(
+      {
+        start: (controller) => {
+          this.#messages = controller;
+        },
+        pull: () => this.#onPull(),
+        cancel: (reason) => this.#closeWithReason(reason),
+      },
+      { highWaterMark: this.#readableHighWaterMark, size: messageSize },
+    );
+    const writable = new WritableStream<MessageInput>(
+      {
+        write: (chunk) => this.#write(chunk),
+        close: () => this.#closeWithReason(undefined),
+        abort: (reason) => this.#closeWithReason(reason),
+      },
+      {
+        highWaterMark: 1,
+        size: () => {
+          this.#queuedWrites++;
+          return 1;
+        },
+      },
+    );
+    this.#resolveOpened({ readable, writable, protocol: info.protocol, extensions: info.extensions });
+  }
+
+  onMessage(data: string | Uint8Array): void {
+    const messages = this.#messages;
+    if (messages === undefined || this.#readableDone) return;
+    messages.enqueue(data);
+    if ((messages.desiredSize ?? 1) <= 0) this.endpoint.pause();
+  }
+
+  onClosing(error: WebSocketError | undefined): void {
+    this.#failure = error;
+    this.#awaitingDrain = true;
+    if (this.#queueEmpty()) this.#afterDrain();
+  }
+
+  onClose(result: CloseResult): void {
+    if (result.error !== undefined && this.#messages === undefined) {
+      this.#rejectOpened(result.error);
+    }
+    if (!this.#awaitingDrain) this.#closeReadable(result);
+    this.#wakeCloseWaiter(true);
+    if (result.wasClean) this.#resolveClosed({ closeCode: result.code, reason: result.reason });
+    else this.#rejectClosed(result.error);
+  }
+
+  #onPull(): void {
+    this.endpoint.resume();
+    if (this.#awaitingDrain && this.#queueEmpty()) this.#afterDrain();
+  }
+
+  #queueEmpty(): boolean {
+    const messages = this.#messages;
+    return messages === undefined || messages.desiredSize === this.#readableHighWaterMark;
+  }
+
+  // Every message before the Close was read: the reply may go, and the readable ends.
+  #afterDrain(): void {
+    this.#awaitingDrain = false;
+    this.endpoint.drained();
+    this.#closeReadable(undefined);
+  }
+
+  #closeReadable(result: CloseResult | undefined): void {
+    if (this.#readableDone) return;
+    this.#readableDone = true;
+    const failure = this.#failure ?? (result !== undefined && !result.wasClean ? result.error : undefined);
+    try {
+      if (failure !== undefined) this.#messages?.error(failure);
+      else this.#messages?.close();
+    } catch {
+      // Already closed or errored by a cancel.
+    }
+    this.endpoint.resume();
+  }
+
+  #write(chunk: MessageInput): Promise<void> | void {
+    this.#queuedWrites--;
+    const endpoint = this.endpoint;
+    if (!endpoint.canSend) {
+      this.#wakeCloseWaiter();
+      throw new WebSocketError("Cannot send: the connection is closing");
+    }
+    const data = toMessageData(chunk);
+    endpoint.send(data, typeof data !== "string");
+    this.#wakeCloseWaiter();
+    if (endpoint.full) return endpoint.whenWritable();
+  }
+
+  // close() from the application, arguments already checked.
+  close(code: number | undefined, reason: string): void {
+    const endpoint = this.endpoint;
+    if (endpoint.phase === "connecting") {
+      endpoint.close();
+      return;
+    }
+    if (this.#closeRequested) return;
+    this.#closeRequested = true;
+    // Messages already written to the writable go out before the Close frame.
+    this.#whenWritesSeen(() => endpoint.close(code, reason));
+  }
+
+  #whenWritesSeen(callback: () => void): void {
+    if (this.#queuedWrites <= 0) {
+      callback();
+      return;
+    }
+    const clock = this.#clock;
+    const set = clock?.setTimeout.bind(clock) ?? ((fn: () => void, ms: number) => globalThis.setTimeout(fn, ms));
+    const clear = clock?.clearTimeout.bind(clock) ?? ((handle: unknown) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>));
+    const timer = set(() => {
+      this.#closeWaiter = undefined;
+      callback();
+    }, this.#closeTimeout);
+    this.#closeWaiter = () => {
+      if (this.#queuedWrites > 0) return;
+      this.#closeWaiter = undefined;
+      clear(timer);
+      // Let the sink's own write finish first.
+      queueMicrotask(callback);
+    };
+  }
+
+  #wakeCloseWaiter(force = false): void {
+    if (force) this.#queuedWrites = 0;
+    this.#closeWaiter?.();
+  }
+
+  // readable.cancel(reason) or writable.abort(reason) / close(): close with the reason's code
+  // when it is a WebSocketError with a valid one, else with none.
+  #closeWithReason(reason: unknown): void {
+    this.#readableDone = true;
+    let code: number | undefined;
+    let text = "";
+    if (reason instanceof WebSocketError && reason.closeCode !== null) {
+      try {
+        checkCloseArguments(reason.closeCode, reason.reason, "wire");
+        code = reason.closeCode;
+        text = reason.reason;
+      } catch {
+        // An invalid code in the reason: still close, without a code.
+      }
+    }
+    this.close(code, text);
+  }
+}
+
+function messageSize(message?: string | Uint8Array): number {
+  if (message === undefined) return 0;
+  return typeof message === "string" ? message.length : message.byteLength;
+}

@@ -1,0 +1,350 @@
+/**
+ * The WHATWG `WebSocket` interface (https://websockets.spec.whatwg.org/#the-websocket-interface)
+ * on an {@link Endpoint}, client and server side: `readyState`, `bufferedAmount`, `binaryType`,
+ * `send()`, `close()`, and the `open`, `message`, `error` and `close` events. No streams, and no
+ * promise per message.
+ *
+ * @module
+ */
+import { CloseCode } from "./close.ts";
+import {
+  type ClientEndpointOptions,
+  type CloseResult,
+  Endpoint,
+  type EndpointOwner,
+  endpoints,
+  type OpenInfo,
+  type TransportSource,
+} from "./endpoint.ts";
+import { WebSocketError } from "./errors.ts";
+import { checkProtocols, webSocketUrl } from "./handshake.ts";
+import { checkCloseArguments, toMessageData } from "./interface-common.ts";
+
+/** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
+export interface WebSocketOptions extends Omit<ClientEndpointOptions, "protocols"> {}
+
+/** What `send()` takes. */
+export type WebSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** `binaryType`: how binary messages are delivered. */
+export type BinaryType = "blob" | "arraybuffer";
+
+/** The `close` event: `code`, `reason`, `wasClean` (the WHATWG `CloseEvent`, on every runtime). */
+export class CloseEvent extends Event {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
+    super(type);
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? "";
+    this.wasClean = init.wasClean ?? false;
+  }
+}
+
+type Handler<E extends Event> = ((this: WebSocketBase, event: E) => unknown) | null;
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/**
+ * A WebSocket over a byte transport with the WHATWG `WebSocket` interface. Runtime adapters
+ * subclass it (`new WebSocket(url, protocols, options)`); a server gets one per accepted
+ * connection when its handler asks for this interface.
+ */
+export class WebSocketBase extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+  readonly #endpoint: Endpoint;
+  readonly #owner: SocketOwner;
+  #binaryType: BinaryType = "blob";
+  readonly #handlers = new Map<string, Handler<Event>>();
+
+  /**
+   * Opens a client connection to `url` (`ws:`, `wss:`, or `http:`/`https:` taken as those)
+   * offering `protocols`. Throws a `SyntaxError` `DOMException` for an invalid URL, a fragment,
+   * or protocols that are not unique tokens; everything else is reported by `error` and `close`
+   * events.
+   */
+  constructor(url: string | URL, protocols: string | readonly string[] | undefined, transport: TransportSource, options?: WebSocketOptions);
+  /** @internal A server-side connection over an accepted endpoint. */
+  constructor(endpoint: Endpoint);
+  constructor(urlOrEndpoint: string | URL | Endpoint, protocols?: string | readonly string[], transport?: TransportSource, options: WebSocketOptions = {}) {
+    super();
+    const owner = new SocketOwner(this);
+    this.#owner = owner;
+    if (urlOrEndpoint instanceof Endpoint) {
+      this.#endpoint = urlOrEndpoint;
+      urlOrEndpoint.attach(owner);
+    } else {
+      const offered = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
+      try {
+        webSocketUrl(urlOrEndpoint);
+        checkProtocols(offered);
+      } catch (error) {
+        throw new DOMException(error instanceof Error ? error.message : String(error), "SyntaxError");
+      }
+      this.#endpoint = Endpoint.connect(urlOrEndpoint, transport!, { ...options, protocols: offered }, owner);
+    }
+    endpoints.set(this, this.#endpoint);
+  }
+
+  /** The URL: the one connected to (client), or the one the client asked for (server). */
+  get url(): string {
+    return this.#endpoint.url;
+  }
+
+  /** 0 `CONNECTING`, 1 `OPEN`, 2 `CLOSING`, 3 `CLOSED`. */
+  get readyState(): number {
+    return this.#owner.readyState();
+  }
+
+  /** The subprotocol the server chose, or `""`. */
+  get protocol(): string {
+    return this.#endpoint.protocol;
+  }
+
+  /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
+  get extensions(): string {
+    return this.#endpoint.extensions;
+  }
+
+  /**
+   * Bytes passed to `send()` and not yet handed to the operating system: it grows on `send()`
+   * (frame headers included) and shrinks as the transport accepts the bytes. After the
+   * connection closed, what `send()` discards is still added, as the spec says.
+   */
+  get bufferedAmount(): number {
+    return this.#endpoint.bufferedAmount + this.#owner.pendingBytes;
+  }
+
+  /** How binary messages are delivered: `"blob"` (the default) or `"arraybuffer"`. Other values are ignored. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: BinaryType) {
+    if (value === "blob" || value === "arraybuffer") this.#binaryType = value;
+  }
+
+  /**
+   * Sends a message: a string as text; an `ArrayBuffer`, typed array, `DataView` or `Blob` as
+   * binary. Throws an `InvalidStateError` `DOMException` while connecting; once closing or
+   * closed the data is discarded (and counted in `bufferedAmount`).
+   */
+  send(data: WebSocketData): void {
+    this.#owner.send(data);
+  }
+
+  /**
+   * Starts the closing handshake with `code` (1000 or 3000-4999) and `reason` (at most 123 bytes
+   * of UTF-8); while connecting, abandons the handshake. Throws `InvalidAccessError` or
+   * `SyntaxError` (`DOMException`) for bad arguments, changing nothing.
+   */
+  close(code?: number, reason?: string): void {
+    checkCloseArguments(code, reason ?? "", "whatwg");
+    this.#owner.close(code, reason ?? "");
+  }
+
+  get onopen(): Handler<Event> {
+    return this.#handlers.get("open") ?? null;
+  }
+  set onopen(handler: Handler<Event>) {
+    this.#setHandler("open", handler);
+  }
+  get onmessage(): Handler<MessageEvent> {
+    return (this.#handlers.get("message") as Handler<MessageEvent>) ?? null;
+  }
+  set onmessage(handler: Handler<MessageEvent>) {
+    this.#setHandler("message", handler as Handler<Event>);
+  }
+  get onerror(): Handler<Event> {
+    return this.#handlers.get("error") ?? null;
+  }
+  set onerror(handler: Handler<Event>) {
+    this.#setHandler("error", handler);
+  }
+  get onclose(): Handler<CloseEvent> {
+    return (this.#handlers.get("close") as Handler<CloseEvent>) ?? null;
+  }
+  set onclose(handler: Handler<CloseEvent>) {
+    this.#setHandler("close", handler as Handler<Event>);
+  }
+
+  // An event handler attribute: one listener, added when first set, that calls the current value.
+  #setHandler(type: string, handler: Handler<Event>): void {
+    const value = typeof handler === "function" ? handler : null;
+    if (!this.#handlers.has(type)) {
+      this.addEventListener(type, (event) => {
+        const current = this.#handlers.get(type);
+        if (typeof current === "function") current.call(this, event);
+      });
+    }
+    this.#handlers.set(type, value);
+  }
+
+  /** @internal */
+  get binaryTypeValue(): BinaryType {
+    return this.#binaryType;
+  }
+}
+
+for (const [name, value] of [["CONNECTING", CONNECTING], ["OPEN", OPEN], ["CLOSING", CLOSING], ["CLOSED", CLOSED]] as const) {
+  Object.defineProperty(WebSocketBase.prototype, name, { value, enumerable: true });
+}
+
+// The endpoint's owner for one WebSocket: the events, the send queue behind Blobs, readyState.
+class SocketOwner implements EndpointOwner {
+  readonly #ws: WebSocketBase;
+  // close() was called: CLOSING from now on, whatever the endpoint's phase.
+  #closeRequested = false;
+  #ended = false;
+  // Sends queued behind a Blob being read, in order; `undefined` when none is.
+  #queue: (string | Uint8Array | Blob | CloseRequest)[] | undefined;
+  #origin: string | undefined;
+  pendingBytes = 0;
+
+  constructor(ws: WebSocketBase) {
+    this.#ws = ws;
+  }
+
+  readyState(): number {
+    if (this.#ended) return CLOSED;
+    const state = endpoints.get(this.#ws)?.readyState ?? CONNECTING;
+    // CLOSED only once the close event is dispatched.
+    if (state === CLOSED) return CLOSING;
+    return this.#closeRequested && state < CLOSING ? CLOSING : state;
+  }
+
+  onOpen(_info: OpenInfo): void {
+    if (this.#closeRequested) return;
+    this.#ws.dispatchEvent(new Event("open"));
+  }
+
+  onMessage(data: string | Uint8Array): void {
+    let value: string | ArrayBuffer | Blob;
+    if (typeof data === "string") value = data;
+    else if (this.#ws.binaryTypeValue === "arraybuffer") value = toArrayBuffer(data);
+    else value = new Blob([data as Uint8Array<ArrayBuffer>]);
+    this.#origin ??= originOf(this.#ws.url);
+    this.#ws.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
+  }
+
+  onClosing(): void {
+    // Events are dispatched synchronously, so every message before the Close was delivered.
+    endpoints.get(this.#ws)!.drained();
+  }
+
+  onClose(result: CloseResult): void {
+    // Dispatched after the call that ended it returns (close() while connecting, a send that
+    // failed), never inside it.
+    queueMicrotask(() => {
+      this.#ended = true;
+      this.#queue = undefined;
+      if (!result.wasClean) this.#ws.dispatchEvent(new Event("error"));
+      this.#ws.dispatchEvent(new CloseEvent("close", { wasClean: result.wasClean, code: result.code, reason: result.reason }));
+    });
+  }
+
+  send(data: WebSocketData): void {
+    const endpoint = endpoints.get(this.#ws)!;
+    if (endpoint.phase === "connecting" && !this.#closeRequested) {
+      throw new DOMException("Cannot send: the connection is still opening", "InvalidStateError");
+    }
+    const item = data instanceof Blob ? data : toMessageData(data);
+    if (this.#closeRequested || this.#ended || !endpoint.canSend) {
+      this.pendingBytes += sizeOf(item);
+      return;
+    }
+    if (this.#queue !== undefined || item instanceof Blob) {
+      this.pendingBytes += sizeOf(item);
+      if (this.#queue === undefined) {
+        this.#queue = [item];
+        void this.#drainQueue();
+      } else {
+        this.#queue.push(item);
+      }
+      return;
+    }
+    endpoint.send(item, typeof item !== "string");
+  }
+
+  close(code: number | undefined, reason: string): void {
+    const endpoint = endpoints.get(this.#ws)!;
+    if (this.#closeRequested || this.#ended) return;
+    this.#closeRequested = true;
+    if (this.#queue !== undefined) this.#queue.push({ code, reason });
+    else endpoint.close(code, reason);
+  }
+
+  // Reads each Blob in turn and sends everything queued after it, in order.
+  async #drainQueue(): Promise<void> {
+    const endpoint = endpoints.get(this.#ws)!;
+    while (this.#queue !== undefined && this.#queue.length > 0) {
+      const item = this.#queue[0]!;
+      let data: string | Uint8Array | undefined;
+      if (item instanceof Blob) {
+        try {
+          data = new Uint8Array(await item.arrayBuffer());
+        } catch {
+          data = undefined;
+        }
+      } else if (typeof item === "string" || item instanceof Uint8Array) {
+        data = item;
+      }
+      if (this.#queue === undefined) return;
+      this.#queue.shift();
+      if (isCloseRequest(item)) {
+        this.#queue = undefined;
+        endpoint.close(item.code, item.reason);
+        return;
+      }
+      this.pendingBytes -= sizeOf(item);
+      if (data === undefined) {
+        // A Blob that cannot be read: the spec fails the connection.
+        endpoint.fail(CloseCode.INTERNAL_ERROR, "", new WebSocketError("Reading a Blob to send failed", { closeCode: CloseCode.INTERNAL_ERROR }));
+        return;
+      }
+      if (endpoint.canSend) endpoint.send(data, typeof data !== "string");
+    }
+    this.#queue = undefined;
+  }
+}
+
+interface CloseRequest {
+  readonly code: number | undefined;
+  readonly reason: string;
+}
+
+function isCloseRequest(item: unknown): item is CloseRequest {
+  return typeof item === "object" && item !== null && !(item instanceof Blob) && !(item instanceof Uint8Array);
+}
+
+const encoder = new TextEncoder();
+
+function sizeOf(item: string | Uint8Array | Blob): number {
+  if (typeof item === "string") return encoder.encode(item).length;
+  return item instanceof Blob ? item.size : item.byteLength;
+}
+
+function toArrayBuffer(data: Uint8Array): ArrayBuffer {
+  const buffer = data.buffer as ArrayBuffer;
+  if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
+}
