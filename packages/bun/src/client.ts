@@ -1,12 +1,12 @@
 /**
- * The client: `new WebSocketStream(url)` over
+ * The clients: `new WebSocket(url)` and `new WebSocketStream(url)` over
  * [`Bun.connect`](https://bun.com/docs/runtime/networking/tcp#create-a-connection-bun-connect),
  * TCP for `ws:` and TLS for `wss:`.
  *
  * @module
  */
 import type { TLSOptions } from "bun";
-import { type ClientOptions, WebSocketStreamBase } from "@wsstream/core";
+import { type ClientOptions, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
 import { SocketStreams, type StreamSocket } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
@@ -33,9 +33,39 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    // Frames written in one turn are flushed together on the next macrotask, as on the server.
-    super(url, (target, signal) => openSocket(target, options.tls, signal), { schedule: setImmediate, ...options });
+    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
   }
+}
+
+/** Options of {@link WebSocket}: the core options (headers, limits, extensions...), `protocols`, and TLS settings for `wss:`. */
+export interface WebSocketOptions extends CoreWebSocketOptions {
+  /** Subprotocols to offer (the second constructor argument, when given there instead). */
+  readonly protocols?: string | readonly string[];
+  /** TLS settings for `wss:` URLs, as for {@link WebSocketStream}. */
+  readonly tls?: TLSOptions;
+}
+
+/**
+ * The WHATWG `WebSocket` client: `onopen`, `onmessage`, `send()`, `close()`, `readyState`,
+ * `bufferedAmount`, `binaryType`. The second argument is the subprotocols, or the options.
+ *
+ * @example
+ * ```ts
+ * const ws = new WebSocket("ws://127.0.0.1:9001/", ["chat"]);
+ * ws.onopen = () => ws.send("hello");
+ * ws.onmessage = (event) => console.log(event.data);
+ * ```
+ */
+export class WebSocket extends WebSocketBase {
+  constructor(url: string | URL, protocols?: string | readonly string[] | WebSocketOptions, options: WebSocketOptions = {}) {
+    const init = isOptions(protocols) ? protocols : options;
+    const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
+    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), init);
+  }
+}
+
+function isOptions(value: unknown): value is WebSocketOptions {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -89,9 +89,7 @@ class Connections {
   readonly #streams = new Set<SocketStreams>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
-    // Frames written in one turn are flushed together on the next macrotask: one write per
-    // burst instead of one per frame (the core bounds what a producer can queue meanwhile).
-    this.#group = new ConnectionGroup(options, { schedule: setImmediate });
+    this.#group = new ConnectionGroup(options);
     this.#scheme = scheme;
   }
 

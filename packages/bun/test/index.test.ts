@@ -7,10 +7,13 @@ describe("the package root", () => {
   it("exports exactly the public runtime names", () => {
     expect(Object.keys(bun).sort()).toEqual([
       "CloseCode",
+      "CloseEvent",
       "HandshakeError",
       "ProtocolError",
       "SocketStreams",
       "UsageError",
+      "WebSocket",
+      "WebSocketBase",
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",

@@ -161,7 +161,8 @@ export class Endpoint {
     const endpoint = new Endpoint(options);
     endpoint.url = String(url);
     endpoint.#owner = owner;
-    void endpoint.#runClient(url, transport, options);
+    // Started after the caller's constructor returns: no owner callback runs inside it.
+    queueMicrotask(() => void endpoint.#runClient(url, transport, options));
     return endpoint;
   }
 
@@ -310,14 +311,19 @@ export class Endpoint {
   /** The owner delivered every message received before the Close: send the held-back reply. */
   drained(): void {
     if (this.#phase !== "reply-pending") return;
-    // Give the owner's answers to those messages a turn to be sent first.
-    this.#schedule(() => {
-      const conn = this.#conn!;
+    // Give the owner's answers to those messages a turn to be sent first (and, with
+    // extensions, to be encoded).
+    const reply = (): void => {
+      if (this.#encoding !== undefined) {
+        void this.#encoding.then(reply);
+        return;
+      }
       if (this.#phase !== "reply-pending") return;
-      conn.completeClose();
+      this.#conn!.completeClose();
       this.#enter("closing");
       this.#flush();
-    });
+    };
+    this.#schedule(reply);
   }
 
   /** A promise that resolves once {@link bufferedAmount} is below the high-water mark, or the connection ended. */

@@ -3,16 +3,19 @@
  *
  * @module
  */
-export { openSocket, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
+export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
 export { type Handler, handleConnection, type ListenOptions, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
 export { socketToStreams, type SocketStreams, type SocketStreamsOptions } from "./socket.ts";
 export {
   CloseCode,
+  CloseEvent,
   HandshakeError,
   permessageDeflate,
   ProtocolError,
   UsageError,
+  WebSocketBase,
   WebSocketError,
+  type WebSocketHandler,
   WebSocketStreamBase,
   type WebSocketCloseInfo,
   type WebSocketStreamOpen,

@@ -7,9 +7,12 @@ describe("the package root", () => {
   it("exports exactly the public runtime names", () => {
     expect(Object.keys(deno).sort()).toEqual([
       "CloseCode",
+      "CloseEvent",
       "HandshakeError",
       "ProtocolError",
       "UsageError",
+      "WebSocket",
+      "WebSocketBase",
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",

@@ -22,7 +22,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
 
 const run: Record<Runtime, string> = {
   node: "tsx --conditions=wsstream-source",
-  deno: "deno run --allow-net --allow-env=PORT,HOST --conditions=wsstream-source --config packages/deno/deno.json",
+  deno: "deno run --allow-net --allow-env=PORT,HOST,ECHO_API --conditions=wsstream-source --config packages/deno/deno.json",
   bun: "bun --conditions=wsstream-source",
 };
 
