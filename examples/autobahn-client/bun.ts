@@ -1,6 +1,6 @@
 /**
  * An Autobahn TestSuite client driver on Bun: runs every case of a fuzzing server (the real
- * Autobahn one, or `@wsstream/test-suite`'s) against `@wsstream/bun`'s `WebSocketStream`,
+ * Autobahn one, or `@wsstream/test-suite`'s) against `@wsstream/bun`'s `WebSocketStream` (or its `WebSocket`, with `--api websocket`),
  * offering permessage-deflate and echoing each message back until the server closes (see
  * driver.ts for the protocol). Exits 0 once done, 1 if the server could not be reached.
  *
@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { deflate, WebSocketStream } from "@wsstream/bun";
+import { deflate, WebSocket, WebSocketStream } from "@wsstream/bun";
 import { driverArguments, runAutobahnClient } from "./driver.ts";
 
-const { url, agent } = driverArguments(Bun.argv.slice(2), "wsstream-bun");
-if (!(await runAutobahnClient(WebSocketStream, [deflate()], url, agent))) process.exit(1);
+const { url, agent, api } = driverArguments(Bun.argv.slice(2), "wsstream-bun");
+if (!(await runAutobahnClient({ WebSocketStream, WebSocket }, [deflate()], url, agent, api))) process.exit(1);

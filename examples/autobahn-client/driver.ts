@@ -1,6 +1,8 @@
 /**
  * The Autobahn TestSuite client protocol, written once for every runtime's driver: `node.ts`,
- * `deno.ts` and `bun.ts` only hand in their adapter's `WebSocketStream` and `deflate`.
+ * `deno.ts` and `bun.ts` only hand in their adapter's `WebSocketStream`, `WebSocket` and
+ * `deflate`. `--api stream` (the default) runs every case through `WebSocketStream`,
+ * `--api websocket` through the WHATWG `WebSocket`.
  *
  * The protocol: `/getCaseCount` sends the number of cases as a text message; each case N runs
  * on `/runCase?case=N&agent=NAME`, where the driver echoes every message (text as text, binary
@@ -25,15 +27,38 @@ export type DriverStreamConstructor = new (
   options: { maxMessageSize: number; extensions: readonly never[] },
 ) => DriverStream;
 
-/** The `--url` and `--agent` values: `--name VALUE` or `--name=VALUE`, else the defaults. */
-export function driverArguments(args: readonly string[], defaultAgent: string): { url: string; agent: string } {
+/** The part of an adapter's `WebSocket` the driver uses. */
+interface DriverSocket {
+  binaryType: string;
+  onmessage: ((this: never, event: MessageEvent) => unknown) | null;
+  onclose: ((this: never, event: never) => unknown) | null;
+  send(data: string | ArrayBuffer): void;
+}
+
+/** An adapter's `WebSocket` constructor, as far as the driver needs it. */
+export type DriverSocketConstructor = new (
+  url: string,
+  protocols: undefined,
+  options: { maxMessageSize: number; extensions: readonly never[] },
+) => DriverSocket;
+
+/** The interfaces an adapter hands the driver. */
+export interface DriverApis {
+  readonly WebSocketStream: DriverStreamConstructor;
+  readonly WebSocket: DriverSocketConstructor;
+}
+
+/** The `--url`, `--agent` and `--api` values: `--name VALUE` or `--name=VALUE`, else the defaults. */
+export function driverArguments(args: readonly string[], defaultAgent: string): { url: string; agent: string; api: "stream" | "websocket" } {
   const list = args.filter((arg) => arg !== "--");
   const value = (name: string, fallback: string): string => {
     const at = list.indexOf(`--${name}`);
     if (at !== -1 && list[at + 1] !== undefined) return list[at + 1]!;
     return list.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
   };
-  return { url: value("url", "ws://127.0.0.1:9001"), agent: value("agent", defaultAgent) };
+  const api = value("api", "stream");
+  if (api !== "stream" && api !== "websocket") throw new Error(`--api must be stream or websocket: ${api}`);
+  return { url: value("url", "ws://127.0.0.1:9001"), agent: value("agent", defaultAgent), api };
 }
 
 /**
@@ -41,11 +66,13 @@ export function driverArguments(args: readonly string[], defaultAgent: string): 
  * reports were updated, `false` when the case count could not be read (the server is not there).
  */
 export async function runAutobahnClient(
-  Stream: DriverStreamConstructor,
+  apis: DriverApis,
   extensions: readonly unknown[],
   url: string,
   agent: string,
+  api: "stream" | "websocket" = "stream",
 ): Promise<boolean> {
+  const Stream = apis.WebSocketStream;
   // Autobahn's 9.x cases send messages up to 16 MiB; leave room above that. Every connection
   // offers the extensions (permessage-deflate); the fuzzing server answers them in 12.x and 13.x
   // as each case says and declines them elsewhere.
@@ -64,8 +91,18 @@ export async function runAutobahnClient(
     return messages;
   };
 
+  // One case through the WHATWG WebSocket: echo from onmessage until the close event.
+  const runSocketCase = (n: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const ws = new apis.WebSocket(`${base}/runCase?case=${n}&agent=${name}`, undefined, options);
+      ws.binaryType = "arraybuffer";
+      ws.onmessage = (event) => ws.send(event.data as string | ArrayBuffer);
+      ws.onclose = () => resolve();
+    });
+
   // One case: echo until the server closes or fails the connection (on purpose, in many cases).
   const runCase = async (n: number): Promise<void> => {
+    if (api === "websocket") return runSocketCase(n);
     const ws = new Stream(`${base}/runCase?case=${n}&agent=${name}`, options);
     try {
       const { readable, writable } = await ws.opened;
@@ -84,7 +121,7 @@ export async function runAutobahnClient(
     console.error(`Could not get the case count from ${base}: ${error instanceof Error ? error.message : String(error)}`);
     return false;
   }
-  console.log(`Running ${count} cases against ${base} as ${agent}`);
+  console.log(`Running ${count} cases against ${base} as ${agent} through ${api === "websocket" ? "WebSocket" : "WebSocketStream"}`);
   for (let n = 1; n <= count; n++) await runCase(n);
   await readAll(`/updateReports?agent=${name}`);
   console.log("Done: reports updated");

@@ -1,6 +1,6 @@
 /**
  * An Autobahn TestSuite client driver on Node: runs every case of a fuzzing server (the real
- * Autobahn one, or `@wsstream/test-suite`'s) against `@wsstream/node`'s `WebSocketStream`,
+ * Autobahn one, or `@wsstream/test-suite`'s) against `@wsstream/node`'s `WebSocketStream` (or its `WebSocket`, with `--api websocket`),
  * offering permessage-deflate and echoing each message back until the server closes (see
  * driver.ts for the protocol). Exits 0 once done, 1 if the server could not be reached.
  *
@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { deflate, WebSocketStream } from "@wsstream/node";
+import { deflate, WebSocket, WebSocketStream } from "@wsstream/node";
 import { driverArguments, runAutobahnClient } from "./driver.ts";
 
-const { url, agent } = driverArguments(process.argv.slice(2), "wsstream-node");
-if (!(await runAutobahnClient(WebSocketStream, [deflate()], url, agent))) process.exit(1);
+const { url, agent, api } = driverArguments(process.argv.slice(2), "wsstream-node");
+if (!(await runAutobahnClient({ WebSocketStream, WebSocket }, [deflate()], url, agent, api))) process.exit(1);

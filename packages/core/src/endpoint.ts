@@ -461,6 +461,7 @@ export class Endpoint {
         await this.#readable();
         const chunk = await transport.read();
         if (chunk === null) {
+          this.#transportDone = true;
           conn.receiveEof();
           this.#afterInput();
           break;
@@ -472,6 +473,7 @@ export class Endpoint {
         if (conn.state === State.CLOSED) break;
       }
     } catch (error) {
+      this.#transportDone = true;
       conn.receiveEof();
       this.#afterInput(error);
     }

@@ -8,7 +8,7 @@
 import type { CaseDefinition, CaseResult } from "./case.ts";
 import { runFuzzingClient } from "./fuzzing-client.ts";
 import { startFuzzingServer } from "./fuzzing-server.ts";
-import { echoCommand, type Runtime, startClientDriver, startEchoServer } from "./runtimes.ts";
+import { type Api, echoCommand, type Runtime, startClientDriver, startEchoServer } from "./runtimes.ts";
 import { notRun } from "./session.ts";
 
 /** What is under test: the runtime's `server` (echo server) or its `client` (client driver). */
@@ -31,13 +31,15 @@ export interface RunOptions {
   readonly onResult?: (result: CaseResult) => void;
   /** A command line replacing the runtime's script (echo server, or client driver without its arguments). */
   readonly command?: string;
+  /** The interface the echo server's handler or the client driver uses. Default: `websocket` for servers, `stream` for clients. */
+  readonly api?: Api;
 }
 
 /** Tests `runtime`'s echo server with the fuzzing client. */
 export async function testServer(runtime: Runtime, options: RunOptions): Promise<RunOutcome> {
   const started = performance.now();
   const command = options.command ?? echoCommand(runtime);
-  const server = await startEchoServer(runtime, command === undefined ? {} : { command });
+  const server = await startEchoServer(runtime, { ...(command === undefined ? {} : { command }), ...(options.api === undefined ? {} : { api: options.api }) });
   try {
     const results = await runFuzzingClient({ url: server.url, cases: options.cases, ...(options.onResult ? { onResult: options.onResult } : {}) });
     return { runtime, subject: "server", results, wallMs: performance.now() - started, processOutput: server.output().slice(-4000) };
@@ -64,7 +66,10 @@ export async function testClient(runtime: Runtime, options: RunOptions): Promise
       options.onResult?.(result);
     },
   });
-  const driver = startClientDriver(runtime, fuzzer.url, agent, options.command === undefined ? {} : { command: options.command });
+  const driver = startClientDriver(runtime, fuzzer.url, agent, {
+    ...(options.command === undefined ? {} : { command: options.command }),
+    ...(options.api === undefined ? {} : { api: options.api }),
+  });
   let watchdog: NodeJS.Timeout | undefined;
   try {
     const stalled = new Promise<string>((resolve) => {

@@ -17,6 +17,12 @@ export type Runtime = "node" | "deno" | "bun";
 
 export const RUNTIMES: readonly Runtime[] = ["node", "deno", "bun"];
 
+/** The interface an echo server's handler or a client driver uses: WHATWG `WebSocket` or `WebSocketStream`. */
+export type Api = "websocket" | "stream";
+
+/** Both interfaces. */
+export const APIS: readonly Api[] = ["websocket", "stream"];
+
 /** The monorepo root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -107,9 +113,9 @@ export interface EchoServer extends Spawned {
  * Starts `runtime`'s echo server on a free port and waits (up to `timeoutMs`) for its
  * `listening on ws://HOST:PORT` line. `command` overrides the script.
  */
-export async function startEchoServer(runtime: Runtime, options: { command?: string; timeoutMs?: number } = {}): Promise<EchoServer> {
+export async function startEchoServer(runtime: Runtime, options: { command?: string; timeoutMs?: number; api?: Api } = {}): Promise<EchoServer> {
   const command = options.command ?? scriptCommand(`echo:${runtime}`, `${run[runtime]} ${echoServerFile(runtime)}`);
-  const spawned = spawnCommand(command, { PORT: "0", HOST: "127.0.0.1" });
+  const spawned = spawnCommand(command, { PORT: "0", HOST: "127.0.0.1", ECHO_API: options.api ?? "websocket" });
   const timeoutMs = options.timeoutMs ?? 30_000;
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => fail(`did not print "listening on ws://HOST:PORT" within ${timeoutMs} ms`), timeoutMs);
@@ -138,9 +144,9 @@ export async function startEchoServer(runtime: Runtime, options: { command?: str
  * Spawns `runtime`'s Autobahn client driver against a fuzzing server at `url` as `agent`.
  * `command` overrides the script.
  */
-export function startClientDriver(runtime: Runtime, url: string, agent: string, options: { command?: string } = {}): Spawned {
+export function startClientDriver(runtime: Runtime, url: string, agent: string, options: { command?: string; api?: Api } = {}): Spawned {
   const base = options.command ?? scriptCommand(`autobahn-client:${runtime}`, `${run[runtime]} ${clientDriverFile(runtime)}`);
-  return spawnCommand(`${base} --url ${url} --agent ${agent}`);
+  return spawnCommand(`${base} --url ${url} --agent ${agent} --api ${options.api ?? "stream"}`);
 }
 
 /** Runtimes whose echo server example exists (node always: a built-in echo server stands in). */
