@@ -71,6 +71,9 @@ interface ServerSpec {
 const WS: ServerSpec = { name: "ws", start: { file: "ws-node" } };
 const PIPE: ServerSpec = { name: "wsstream pipeTo", start: { file: "wsstream-node", args: ["--handler", "pipe"] } };
 const LOOP: ServerSpec = { name: "wsstream loop", start: { file: "wsstream-node", args: ["--handler", "loop"] } };
+const WEBSOCKET: ServerSpec = { name: "wsstream WebSocket", start: { file: "wsstream-node", args: ["--handler", "websocket"] } };
+/** Our servers, each compared with ws. */
+const OURS: readonly ServerSpec[] = [WEBSOCKET, PIPE, LOOP];
 const TCP: ServerSpec = { name: "raw TCP echo", start: { file: "tcp-echo" }, raw: true };
 
 /** One measurement of one server in one cell. */
@@ -173,7 +176,7 @@ const rate = (perSecond: number): string =>
 
 /** Runs every cell, servers alternating, and prints the tables. */
 async function compare(): Promise<void> {
-  const specs = [WS, PIPE, LOOP, TCP];
+  const specs = [WS, ...OURS, TCP];
   const servers = new Map<ServerSpec, ServerProcess>();
   for (const spec of specs) servers.set(spec, await startServer(spec.name, spec.start));
   try {
@@ -235,35 +238,37 @@ function printTables(cells: readonly Cell[]): void {
   const get = (cell: Cell, spec: ServerSpec): Sample => cell.results.get(spec)!;
   const throughput = (s: Sample): number => s.messagesPerSecond;
   const cpu = (s: Sample): number => s.serverCpuPerMessage;
+  const short = (spec: ServerSpec): string => spec.name.replace("wsstream ", "");
   console.log(
     `\nEcho: binary messages/s, ${INFLIGHT} in flight per connection, median of ${ROUNDS} round(s) ` +
       `of ${SECONDS} s after ${WARMUP} s warm-up, ${GENERATORS} generator process(es) for 64 connections. ` +
       "Ratios: median of the per-round ratios (range).",
   );
-  console.log(
-    "| payload | conns | ws + bufferutil | wsstream pipeTo | pipeTo / ws | wsstream loop | loop / ws | raw TCP echo | TCP / best WS |",
-  );
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(`| payload | conns | ws + bufferutil | ${OURS.map((o) => `${o.name} | ${short(o)} / ws`).join(" | ")} | raw TCP echo | TCP / best WS |`);
+  console.log(`| --- | ---: | ---: | ${OURS.map(() => "---: | ---:").join(" | ")} | ---: | ---: |`);
   for (const cell of cells) {
-    const [ws, pipe, loop, tcp] = [WS, PIPE, LOOP, TCP].map((s) => get(cell, s).messagesPerSecond);
+    const ws = get(cell, WS).messagesPerSecond;
+    const tcp = get(cell, TCP).messagesPerSecond;
+    const best = Math.max(ws, ...OURS.map((o) => get(cell, o).messagesPerSecond));
     console.log(
-      `| ${sizeName(cell.size)} | ${cell.connections} | ${rate(ws!)} | ${rate(pipe!)} | ${pairedRatio(cell, PIPE, throughput)} ` +
-        `| ${rate(loop!)} | ${pairedRatio(cell, LOOP, throughput)} | ${rate(tcp!)} | ${(tcp! / Math.max(ws!, pipe!, loop!)).toFixed(1)}x |`,
+      `| ${sizeName(cell.size)} | ${cell.connections} | ${rate(ws)} | ` +
+        OURS.map((o) => `${rate(get(cell, o).messagesPerSecond)} | ${pairedRatio(cell, o, throughput)}`).join(" | ") +
+        ` | ${rate(tcp)} | ${(tcp / best).toFixed(1)}x |`,
     );
   }
   console.log(
     "\nServer CPU time per message (µs, user + system; lower is better), server CPU use (1 core = 100%), " +
       "and the generators' CPU use (summed over processes):",
   );
-  console.log("| payload | conns | ws | wsstream pipeTo | pipeTo / ws | wsstream loop | loop / ws | generator CPU (ws / pipeTo / loop / TCP) |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  console.log(`| payload | conns | ws | ${OURS.map((o) => `${o.name} | ${short(o)} / ws`).join(" | ")} | generator CPU (ws / ${OURS.map(short).join(" / ")} / TCP) |`);
+  console.log(`| --- | ---: | ---: | ${OURS.map(() => "---: | ---:").join(" | ")} | --- |`);
   for (const cell of cells) {
-    const [ws, pipe, loop, tcp] = [WS, PIPE, LOOP, TCP].map((s) => get(cell, s));
     const us = (s: Sample): string => `${s.serverCpuPerMessage.toFixed(2)} (${(s.serverCpu * 100).toFixed(0)}%)`;
     const pct = (s: Sample): string => `${(s.generatorCpu * 100).toFixed(0)}%`;
     console.log(
-      `| ${sizeName(cell.size)} | ${cell.connections} | ${us(ws!)} | ${us(pipe!)} | ${pairedRatio(cell, PIPE, cpu)} ` +
-        `| ${us(loop!)} | ${pairedRatio(cell, LOOP, cpu)} | ${pct(ws!)} / ${pct(pipe!)} / ${pct(loop!)} / ${pct(tcp!)} |`,
+      `| ${sizeName(cell.size)} | ${cell.connections} | ${us(get(cell, WS))} | ` +
+        OURS.map((o) => `${us(get(cell, o))} | ${pairedRatio(cell, o, cpu)}`).join(" | ") +
+        ` | ${[WS, ...OURS, TCP].map((s) => pct(get(cell, s))).join(" / ")} |`,
     );
   }
 }
@@ -271,7 +276,7 @@ function printTables(cells: readonly Cell[]): void {
 /** `--profile DIR`: each WebSocket server under `--cpu-prof`, once through the cells. */
 async function profile(dir: string): Promise<void> {
   const base = resolve(dir);
-  for (const spec of [PIPE, LOOP, WS]) {
+  for (const spec of [...OURS, WS]) {
     const out = join(base, spec.name.replaceAll(" ", "-"));
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });

@@ -40,6 +40,7 @@ const SPECS: readonly Spec[] = [
   { name: "ws", start: { file: "ws-node" } },
   { name: "wsstream pipeTo", start: { file: "wsstream-node", args: ["--handler", "pipe"] } },
   { name: "wsstream loop", start: { file: "wsstream-node", args: ["--handler", "loop"] } },
+  { name: "wsstream WebSocket", start: { file: "wsstream-node", args: ["--handler", "websocket"] } },
 ];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,9 +1,11 @@
 /**
  * The wsstream echo server under test: `serve()` from @wsstream/node, each message written back
- * as it came. Two handlers, as users write both:
+ * as it came. Three handlers, as users write them:
  *
- * - `pipe`: `readable.pipeTo(writable)`;
- * - `loop`: an explicit `reader.read()` / `await writer.write()` loop.
+ * - `websocket`: the WHATWG `WebSocket`, `ws.onmessage = (e) => ws.send(e.data)` (binaryType
+ *   `"arraybuffer"`);
+ * - `pipe`: `WebSocketStream`, `readable.pipeTo(writable)`;
+ * - `loop`: `WebSocketStream`, an explicit `reader.read()` / `await writer.write()` loop.
  *
  * Run: node --import tsx --conditions=wsstream-source bench/servers/wsstream-node.ts --handler pipe
  * (the benchmarks start it themselves; see control.ts).
@@ -11,14 +13,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { serve, type WebSocketStreamBase } from "@wsstream/node";
+import { serve, type WebSocketBase, type WebSocketStreamBase } from "@wsstream/node";
 import { ConnectionCount, serveControl } from "./control.ts";
 
 const { values } = parseArgs({
   options: { handler: { type: "string", default: "pipe" }, port: { type: "string", default: "0" } },
 });
 const mode = values.handler;
-if (mode !== "pipe" && mode !== "loop") throw new Error(`Unknown handler: ${mode}`);
+if (mode !== "pipe" && mode !== "loop" && mode !== "websocket") throw new Error(`Unknown handler: ${mode}`);
 
 const count = new ConnectionCount();
 
@@ -39,15 +41,24 @@ async function loop(ws: WebSocketStreamBase): Promise<void> {
   await writer.close();
 }
 
+function websocket(ws: WebSocketBase): void {
+  const closed = count.opened();
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (event) => ws.send(event.data as ArrayBuffer);
+  ws.onclose = closed;
+}
+
 const echo = mode === "pipe" ? pipe : loop;
 
-const server = await serve({
-  port: Number(values.port),
-  handler: async (ws) => {
-    const closed = count.opened();
-    ws.closed.then(closed, closed);
-    // A benchmark client that goes away without a closing handshake errors the streams.
-    await echo(ws).catch(() => undefined);
-  },
-});
+const server = mode === "websocket"
+  ? await serve({ port: Number(values.port), api: "websocket", handler: websocket })
+  : await serve({
+    port: Number(values.port),
+    handler: async (ws) => {
+      const closed = count.opened();
+      ws.closed.then(closed, closed);
+      // A benchmark client that goes away without a closing handshake errors the streams.
+      await echo(ws).catch(() => undefined);
+    },
+  });
 serveControl(server.port, count);

@@ -22,17 +22,12 @@ import type { ConnectionEvent, EncodedEvent } from "./events.ts";
 import { formatExtensionHeader } from "./extension-header.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import type { HttpHeadLimits } from "./http-head.ts";
+import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike } from "./transport.ts";
 import { decideUpgrade, type ServerOptions, toWebRequest } from "./upgrade.ts";
-
-/** Keepalive: a Ping every `interval` ms; no Pong within `timeout` ms fails the connection (1011). */
-export interface KeepaliveOptions {
-  readonly interval: number;
-  readonly timeout: number;
-}
 
 /** Options of an {@link Endpoint}, shared by both roles and both interfaces. */
 export interface EndpointOptions extends ConnectionOptions, HttpHeadLimits {
@@ -113,7 +108,8 @@ export class Endpoint {
   readonly #schedule: (callback: () => void) => void;
   readonly #closeTimeout: number;
   readonly #handshakeTimeout: number;
-  readonly #keepalive: KeepaliveOptions | undefined;
+  readonly #keepaliveOptions: KeepaliveOptions | undefined;
+  #keepalive: Keepalive | undefined;
   readonly #writableHighWaterMark: number;
   #phase: Phase = "connecting";
   #owner: EndpointOwner | undefined;
@@ -138,9 +134,6 @@ export class Endpoint {
   #localFailure: WebSocketError | undefined;
   #closeTimer: unknown;
   #handshakeTimer: unknown;
-  #keepaliveTimer: unknown;
-  #pongTimer: unknown;
-  #pingCounter = 0;
   #endListeners: (() => void)[] | undefined;
 
   private constructor(options: EndpointOptions) {
@@ -148,7 +141,7 @@ export class Endpoint {
     this.#schedule = options.schedule ?? defaultSchedule;
     this.#closeTimeout = options.closeTimeout ?? 10_000;
     this.#handshakeTimeout = options.handshakeTimeout ?? 10_000;
-    this.#keepalive = options.keepalive;
+    this.#keepaliveOptions = options.keepalive;
     this.#writableHighWaterMark = options.writableHighWaterMark ?? MiB;
   }
 
@@ -545,8 +538,7 @@ export class Endpoint {
         this.#owner?.onMessage(event.data);
         break;
       case "pong":
-        this.#clock.clearTimeout(this.#pongTimer);
-        this.#pongTimer = undefined;
+        this.#keepalive?.pong(event.data);
         this.#owner?.onPong?.(event.data);
         break;
       case "open":
@@ -711,23 +703,18 @@ export class Endpoint {
   }
 
   #startKeepalive(): void {
-    const keepalive = this.#keepalive;
-    if (keepalive === undefined) return;
-    const tick = (): void => {
-      if (this.#phase !== "open") return;
-      if (this.#pongTimer === undefined) {
-        const payload = new Uint8Array(4);
-        new DataView(payload.buffer).setUint32(0, ++this.#pingCounter);
+    const options = this.#keepaliveOptions;
+    if (options === undefined) return;
+    this.#keepalive = new Keepalive(this.#clock, options, {
+      isOpen: () => this.#phase === "open",
+      ping: (payload) => {
         this.ping(payload);
         this.#flush();
-        this.#pongTimer = this.#clock.setTimeout(() => {
-          this.#pongTimer = undefined;
-          this.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout", new WebSocketError("Keepalive timeout: no pong received", { closeCode: CloseCode.INTERNAL_ERROR }));
-        }, keepalive.timeout);
-      }
-      this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
-    };
-    this.#keepaliveTimer = this.#clock.setTimeout(tick, keepalive.interval);
+      },
+      timedOut: () => {
+        this.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout", new WebSocketError("Keepalive timeout: no pong received", { closeCode: CloseCode.INTERNAL_ERROR }));
+      },
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -738,10 +725,8 @@ export class Endpoint {
     const conn = this.#conn;
     if (conn === undefined || conn.state !== State.CLOSED || isTerminal(this.#phase)) return;
     this.#clock.clearTimeout(this.#closeTimer);
-    this.#clock.clearTimeout(this.#keepaliveTimer);
-    this.#clock.clearTimeout(this.#pongTimer);
+    this.#keepalive?.stop();
     this.#clock.clearTimeout(this.#handshakeTimer);
-    this.#keepaliveTimer = this.#pongTimer = undefined;
     if (this.#phase === "connecting") {
       this.#failHandshake(cause ?? new WebSocketError("The connection closed during the opening handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
       return;

@@ -111,10 +111,10 @@ export {
   Endpoint,
   type EndpointOptions,
   type EndpointOwner,
-  type KeepaliveOptions,
   type OpenInfo,
   type TransportSource,
 } from "./endpoint.ts";
+export { type KeepaliveOptions } from "./keepalive.ts";
 export { checkTransition, type Phase, type Transition, TRANSITIONS, transitionTable } from "./lifecycle.ts";
 export {
   type ByteStreams,

@@ -300,6 +300,30 @@ describe("WebSocket on the server side", () => {
   });
 });
 
+describe("timers on the injected clock", () => {
+  it("pings every interval, keeps a connection whose pongs come back, and fails one whose pong is late with 1011", async () => {
+    const transport = new TestTransport();
+    const clock = new FakeClock();
+    await serverOver(transport, { clock, keepalive: { interval: 1000, timeout: 500 } });
+    await settle();
+    const sent = () => framesSentBy("server", transport.written.slice(1));
+    await clock.advance(1000);
+    const ping = sent().at(-1)!;
+    expect(ping.opcode).toBe(Opcode.PING);
+    transport.push(fromPeer("server", Opcode.PONG, ping.payload));
+    await clock.advance(500);
+    expect(sent().map((f) => f.opcode)).toEqual([Opcode.PING]);
+    await clock.advance(500);
+    expect(sent().map((f) => f.opcode)).toEqual([Opcode.PING, Opcode.PING]);
+    await clock.advance(499);
+    expect(sent().map((f) => f.opcode)).toEqual([Opcode.PING, Opcode.PING]);
+    await clock.advance(1);
+    const close = sent().at(-1)!;
+    expect([close.opcode, close.payload[0]! * 256 + close.payload[1]!]).toEqual([Opcode.CLOSE, 1011]);
+    expect(transport.calls).toEqual(["end"]);
+  });
+});
+
 describe("bounds under abuse (fake clock, test transport)", () => {
   it("stops reading a peer that floods pings while the transport takes no bytes, and reads again once it does", async () => {
     const transport = new TestTransport();
