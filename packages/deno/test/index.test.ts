@@ -13,6 +13,7 @@ describe("the package root", () => {
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",
+      "connTransport",
       "deflate",
       "handleConnection",
       "openSocket",
