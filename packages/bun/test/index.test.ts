@@ -10,6 +10,7 @@ describe("the package root", () => {
       "HandshakeError",
       "ProtocolError",
       "SocketStreams",
+      "SocketTransport",
       "UsageError",
       "WebSocketError",
       "WebSocketStream",
