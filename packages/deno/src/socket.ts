@@ -159,16 +159,16 @@ class Deferred {
 }
 
 /**
- * The connection's lifecycle: `open`, then `closed` once both directions are done or at once on
- * an error or `destroy()`. `#readEnded` and `#writeEnded` record which directions are done.
+ * The connection's lifecycle: `open`, then `closed` once both directions are done (`#input`
+ * ended and `#output` ended) or at once on an error or `destroy()`.
  */
 class ConnTransport implements Transport {
   readonly #conn: Deno.Conn;
   readonly #buffer: ReadBuffer;
   #state: "open" | "closed" = "open";
   #error: unknown = undefined;
-  #readEnded = false;
-  #writeEnded = false;
+  #input: "open" | "ended" = "open";
+  #output: "open" | "ending" | "ended" = "open";
   #ending: Promise<void> | undefined;
   /** Chunks to write, each write's completion after its last chunk. */
   #queue: Array<Uint8Array | Deferred> = [];
@@ -182,7 +182,7 @@ class ConnTransport implements Transport {
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#state === "closed") throw this.#closedError();
-      if (this.#readEnded) return null;
+      if (this.#input === "ended") return null;
       const space = this.#buffer.space();
       let n: number | null;
       try {
@@ -194,8 +194,8 @@ class ConnTransport implements Transport {
       // Closed while the read was pending: its bytes are not ours any more.
       if (this.#isClosed()) throw this.#closedError();
       if (n === null) {
-        this.#readEnded = true;
-        if (this.#writeEnded) this.#close();
+        this.#input = "ended";
+        if (this.#output === "ended") this.#close();
         return null;
       }
       if (n > 0) return this.#buffer.take(n, space.byteLength);
@@ -204,7 +204,7 @@ class ConnTransport implements Transport {
 
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
     if (this.#state === "closed") return Promise.reject(this.#closedError());
-    if (this.#ending !== undefined) return Promise.reject(new Error("Cannot write after end()"));
+    if (this.#output !== "open") return Promise.reject(new Error("Cannot write after end()"));
     const done = new Deferred();
     this.#queue.push(...coalesce(chunks), done);
     if (!this.#writing) void this.#writeQueue();
@@ -223,6 +223,7 @@ class ConnTransport implements Transport {
 
   async #end(): Promise<void> {
     if (this.#state === "closed") throw this.#closedError();
+    this.#output = "ending";
     if (this.#writing || this.#queue.length > 0) {
       const flushed = new Deferred();
       this.#queue.push(flushed);
@@ -234,8 +235,8 @@ class ConnTransport implements Transport {
       this.#fail(error, "Half-closing the connection failed");
       throw this.#closedError();
     }
-    this.#writeEnded = true;
-    if (this.#readEnded) this.#close();
+    this.#output = "ended";
+    if (this.#input === "ended") this.#close();
   }
 
   // One loop writes the queue in order; `write()` starts it when it is not running.
@@ -283,9 +284,9 @@ class ConnTransport implements Transport {
 
 /**
  * Where reads land: consecutive regions of one buffer, each handed out as a view and never
- * written into again. The read size adapts to the traffic: it doubles after a read that filled
- * its space (up to the maximum) and falls back to what arrived after one that did not; a buffer
- * larger than the read size is retired, so a connection gone quiet waits on a small one.
+ * written into again. The read size adapts to the traffic: it doubles after a read that filled a
+ * whole read size (up to the maximum) and falls back to what arrived after one that did not; a
+ * buffer larger than the read size is retired, so a connection gone quiet waits on a small one.
  */
 class ReadBuffer {
   readonly #min: number;
@@ -313,9 +314,8 @@ class ReadBuffer {
   take(n: number, offered: number): Uint8Array {
     const chunk = this.#buffer.subarray(this.#offset, this.#offset + n);
     this.#offset += n;
-    this.#size = n === offered
-      ? Math.min(this.#size * 2, this.#max)
-      : Math.min(Math.max(ceilPowerOfTwo(n), this.#min), this.#max);
+    if (n < offered) this.#size = Math.min(Math.max(ceilPowerOfTwo(n), this.#min), this.#max);
+    else if (offered === this.#size) this.#size = Math.min(this.#size * 2, this.#max);
     return chunk;
   }
 }
