@@ -181,8 +181,8 @@ class ConnTransport implements Transport {
 
   async read(): Promise<Uint8Array | null> {
     for (;;) {
-      if (this.#state === "closed") throw this.#closedError();
       if (this.#input === "ended") return null;
+      if (this.#state === "closed") throw this.#closedError();
       const space = this.#buffer.space();
       let n: number | null;
       try {

@@ -583,8 +583,9 @@ describe("connTransport", () => {
     expect(text(await peerReceived)).toBe("request");
     await sendAndEnd(peer, utf8("response after the half-close"));
     expect(text(concat(await readChunks(transport, 2000)))).toBe("response after the half-close");
-    // Both directions are done: the connection is closed.
+    // Both directions are done: the connection is closed, and reads still report the end.
     expect(() => ours.close()).toThrow(Deno.errors.BadResource);
+    expect(await within(2000, "a read after the close", transport.read())).toBeNull();
     await expect(transport.write([utf8("late")])).rejects.toBeInstanceOf(Error);
   });
 
