@@ -7,7 +7,7 @@
  */
 import type { TLSOptions } from "bun";
 import { type ClientOptions, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
-import { SocketStreams, type StreamSocket } from "./socket.ts";
+import { SocketTransport, type TransportSocket } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
 export interface WebSocketStreamOptions extends ClientOptions {
@@ -69,32 +69,33 @@ function isOptions(value: unknown): value is WebSocketOptions {
 }
 
 /**
- * Connects a TCP (or, for `wss:`, TLS) socket to the URL's host and port, as byte streams.
+ * Connects a TCP (or, for `wss:`, TLS) socket to the URL's host and port, as a core `Transport`
+ * ({@link SocketTransport}).
  * Resolves after the TLS handshake, once the server's certificate was accepted; `signal` aborts
  * the attempt and closes the socket.
  */
-export async function openSocket(url: URL, tls: TLSOptions | undefined, signal: AbortSignal): Promise<SocketStreams> {
+export async function openSocket(url: URL, tls: TLSOptions | undefined, signal: AbortSignal): Promise<SocketTransport> {
   const secure = url.protocol === "wss:";
   signal.throwIfAborted();
-  const streams = new SocketStreams();
-  const connecting = Bun.connect<SocketStreams | undefined>({
+  const transport = new SocketTransport();
+  const connecting = Bun.connect<SocketTransport | undefined>({
     hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(url.port || (secure ? 443 : 80)),
     tls: secure ? (tls ?? true) : undefined,
     allowHalfOpen: true,
-    data: streams,
-    socket: SocketStreams.handlers,
+    data: transport,
+    socket: SocketTransport.handlers,
   });
-  connecting.catch((error: unknown) => streams.destroy(error, "The connection failed"));
-  const onAbort = (): void => streams.destroy(signal.reason, "The connection was aborted");
+  connecting.catch((error: unknown) => transport.destroy(error, "The connection failed"));
+  const onAbort = (): void => transport.destroy(signal.reason, "The connection was aborted");
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const socket = await streams.opened;
+    const socket = await transport.opened;
     if (secure) checkAuthorized(socket, tls);
     socket.setNoDelay(true);
-    return streams;
+    return transport;
   } catch (error) {
-    streams.destroy(error);
+    transport.destroy(error);
     // Before `open` (during the TLS handshake) only the promise has the socket.
     connecting.then((socket) => socket.terminate(), () => {});
     throw error;
@@ -107,7 +108,7 @@ export async function openSocket(url: URL, tls: TLSOptions | undefined, signal: 
  * Bun calls `open` even when the server's certificate failed verification, then closes the
  * socket itself (see [`authorized`](https://bun.com/reference/bun/Socket/authorized)): report why.
  */
-function checkAuthorized(socket: StreamSocket, tls: TLSOptions | undefined): void {
+function checkAuthorized(socket: TransportSocket, tls: TLSOptions | undefined): void {
   const verify = tls?.rejectUnauthorized ?? Bun.env.NODE_TLS_REJECT_UNAUTHORIZED !== "0";
   if (!verify || socket.authorized) return;
   throw socket.getAuthorizationError() ?? new Error("The server's certificate was not authorized");

@@ -5,7 +5,14 @@
  */
 export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
 export { type Handler, type ListenOptions, serve, type ServeOptions, type Server } from "./server.ts";
-export { SocketStreams, type SocketStreamsOptions, type StreamSocket } from "./socket.ts";
+export {
+  SocketStreams,
+  type SocketStreamsOptions,
+  SocketTransport,
+  type SocketTransportOptions,
+  type StreamSocket,
+  type TransportSocket,
+} from "./socket.ts";
 export {
   CloseCode,
   CloseEvent,

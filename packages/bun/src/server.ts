@@ -7,7 +7,7 @@
  */
 import type { TCPSocketListener, TLSOptions } from "bun";
 import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions, type ServerApi } from "@wsstream/core";
-import { SocketStreams, type StreamSocket } from "./socket.ts";
+import { SocketTransport, type TransportSocket } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
@@ -61,13 +61,13 @@ export interface Server {
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
   const connections = new Connections(options, options.tls === undefined ? "ws:" : "wss:");
   const hostname = options.hostname ?? "127.0.0.1";
-  const listener: TCPSocketListener<SocketStreams | undefined> = Bun.listen<SocketStreams | undefined>({
+  const listener: TCPSocketListener<SocketTransport | undefined> = Bun.listen<SocketTransport | undefined>({
     hostname,
     port: options.port ?? 0,
     tls: options.tls,
     allowHalfOpen: true,
     socket: {
-      ...SocketStreams.handlers,
+      ...SocketTransport.handlers,
       open: (socket) => connections.open(socket),
     },
   });
@@ -81,38 +81,38 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   };
 }
 
-// One listener's sockets, given their streams as they open and handed to the group; close()
+// One listener's sockets, given their transports as they open and handed to the group; close()
 // reaches every one of them.
 class Connections {
   readonly #group: ConnectionGroup;
   readonly #scheme: "ws:" | "wss:";
-  readonly #streams = new Set<SocketStreams>();
+  readonly #transports = new Set<SocketTransport>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
     this.#group = new ConnectionGroup(options);
     this.#scheme = scheme;
   }
 
-  /** The listener's `open` handler: gives the socket its streams and runs the handshake. */
-  open(socket: StreamSocket): void {
+  /** The listener's `open` handler: gives the socket its transport and runs the handshake. */
+  open(socket: TransportSocket): void {
     if (this.#group.closing) {
       socket.end();
       return;
     }
     socket.setNoDelay(true);
-    const streams = new SocketStreams();
-    socket.data = streams;
-    SocketStreams.handlers.open(socket);
-    this.#streams.add(streams);
-    void streams.closed.then(() => this.#streams.delete(streams));
-    this.#group.accept(streams, { scheme: this.#scheme }).catch((error: unknown) => streams.destroy(error, "The handshake failed"));
+    const transport = new SocketTransport();
+    socket.data = transport;
+    SocketTransport.handlers.open!(socket);
+    this.#transports.add(transport);
+    void transport.closed.then(() => this.#transports.delete(transport));
+    this.#group.accept(transport, { scheme: this.#scheme }).catch((error: unknown) => transport.destroy(error, "The handshake failed"));
   }
 
   async closeAll(): Promise<void> {
     await this.#group.closeAll();
     // Sockets still in the opening handshake, or whose peer has not closed yet.
-    const rest = [...this.#streams];
-    for (const streams of rest) streams.socket?.end();
-    await Promise.all(rest.map((streams) => streams.closed));
+    const rest = [...this.#transports];
+    for (const transport of rest) transport.socket?.end();
+    await Promise.all(rest.map((transport) => transport.closed));
   }
 }

@@ -1,30 +1,40 @@
 /**
  * A Bun socket ([`Bun.listen`](https://bun.com/docs/runtime/networking/tcp#start-a-server-bun-listen)
  * or [`Bun.connect`](https://bun.com/docs/runtime/networking/tcp#create-a-connection-bun-connect),
- * TCP or TLS) as a pair of Web Streams of bytes, with backpressure in both directions: the socket
- * is [paused](https://bun.com/reference/bun/Socket/pause) while the readable's queue is full, and
- * a write resolves only once [`socket.write()`](https://bun.com/reference/bun/Socket/write) has
- * taken every byte, finishing on the [`drain`](https://bun.com/reference/bun/SocketHandler/drain)
- * handler when it took only part.
+ * TCP or TLS) as a core {@link Transport}, or as a pair of Web Streams of bytes built on it, with
+ * backpressure in both directions: the socket is
+ * [paused](https://bun.com/reference/bun/Socket/pause) while the chunks read ahead reach a
+ * high-water mark, and a write resolves only once
+ * [`socket.write()`](https://bun.com/reference/bun/Socket/write) has taken every byte, finishing
+ * on the [`drain`](https://bun.com/reference/bun/SocketHandler/drain) handler when it took only
+ * part.
  *
  * Bun sockets report their events to a handler table given when the socket is made, not to
- * listeners added later; {@link SocketStreams.handlers} is that table, and each socket's
+ * listeners added later; {@link SocketTransport.handlers} is that table for a socket whose
+ * `socket.data` is its {@link SocketTransport}, and {@link SocketStreams.handlers} for one whose
  * `socket.data` is its {@link SocketStreams}.
  *
  * @module
  */
 
 import type { Socket, SocketHandler } from "bun";
+import type { Transport } from "@wsstream/core";
 
-/** Options of {@link SocketStreams}. */
-export interface SocketStreamsOptions {
+/** Options of {@link SocketTransport}. */
+export interface SocketTransportOptions {
   /**
-   * Bytes the readable side may hold before the socket is paused (default 64 KiB). A pause takes
+   * Bytes read ahead of the reader before the socket is paused (default 64 KiB). A pause takes
    * effect after the read in progress: the queue can exceed this by one read of Bun's (at most
    * 512 KiB), never more.
    */
   readonly readableHighWaterMark?: number;
 }
+
+/** Options of {@link SocketStreams}. */
+export interface SocketStreamsOptions extends SocketTransportOptions {}
+
+/** A socket whose `data` is its {@link SocketTransport} (`undefined` until a server's `open`). */
+export type TransportSocket = Socket<SocketTransport | undefined>;
 
 /** A socket whose `data` is its {@link SocketStreams} (`undefined` until a server's `open`). */
 export type StreamSocket = Socket<SocketStreams | undefined>;
@@ -33,8 +43,313 @@ const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
 
 const noop = (): void => {};
 
+/** A promise with its settle functions. */
+class Deferred {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (reason: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/** The handler table for sockets whose `data` leads to a transport through `transportOf`. */
+let handlersFor!: <D>(transportOf: (data: D) => SocketTransport | undefined) => SocketHandler<D>;
+
 /**
- * The two byte streams over one Bun socket. Make one, pass it as the socket's `data` and
+ * A Bun socket as a core {@link Transport}: what `serve()` and `WebSocketStream` use. Make one,
+ * pass it as the socket's `data` and {@link SocketTransport.handlers} as its `socket` handlers,
+ * with `allowHalfOpen: true` (so a peer's FIN ends only the reading; without it Bun closes the
+ * socket at once).
+ *
+ * - `read()` hands out the chunks Bun delivered (each in its own `ArrayBuffer`, never reused by
+ *   Bun, so no copy is made), then `null` at the peer's FIN; it rejects once the socket failed
+ *   (a reset) or was destroyed. Chunks that arrive while nobody reads are queued; at
+ *   `readableHighWaterMark` the socket is paused until the reader catches up.
+ * - `write()` hands the chunks to `socket.write()` at once (small ones joined into one write);
+ *   what Bun does not take is kept and written on `drain`, and the returned promise resolves
+ *   then. It returns `undefined` when Bun took everything.
+ * - `end()` sends our FIN ([`socket.shutdown()`](https://bun.com/reference/bun/Socket/shutdown))
+ *   once everything queued is written; reading goes on until the peer's FIN.
+ * - `destroy()` closes the socket now (see {@link SocketTransport.destroy}).
+ *
+ * @example
+ * ```ts
+ * const transport = new SocketTransport();
+ * Bun.connect({ hostname: "127.0.0.1", port: 8080, allowHalfOpen: true, data: transport, socket: SocketTransport.handlers });
+ * await transport.opened;
+ * for (let chunk; (chunk = await transport.read()) !== null;) await transport.write([chunk]);
+ * await transport.end(); // an echo
+ * ```
+ */
+export class SocketTransport implements Transport {
+  static {
+    handlersFor = <D>(transportOf: (data: D) => SocketTransport | undefined) => ({
+      binaryType: "uint8array" as const,
+      open(socket) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#attach(socket as TransportSocket);
+      },
+      data(socket, chunk: Uint8Array) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#receive(chunk);
+      },
+      drain(socket) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#drain();
+      },
+      end(socket) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#endOfInput();
+      },
+      error(socket, error) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#recordError(error);
+      },
+      close(socket, error) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#onClose(error);
+      },
+      connectError(socket, error) {
+        const transport = transportOf(socket.data);
+        if (transport !== undefined) transport.#onClose(error);
+      },
+    } satisfies SocketHandler<D>);
+  }
+
+  /**
+   * The [`SocketHandler`](https://bun.com/reference/bun/SocketHandler) table that routes a
+   * socket's events to its `socket.data`. A server sets `socket.data = new SocketTransport()` in
+   * its own `open` before calling this table's `open`.
+   */
+  static readonly handlers: SocketHandler<SocketTransport | undefined> = handlersFor<SocketTransport | undefined>((data) => data);
+
+  /**
+   * Resolves with the socket at its `open` handler (after the TLS handshake); rejects if it fails
+   * to connect or closes first.
+   */
+  readonly opened: Promise<TransportSocket>;
+  /** Resolves once the socket has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+
+  readonly #highWaterMark: number;
+  #socket: TransportSocket | undefined;
+  /** `connecting` until `open`, `closed` once Bun reported the close. */
+  #state: "connecting" | "open" | "closed" = "connecting";
+  #error: unknown = undefined;
+  #resolveOpened!: (socket: TransportSocket) => void;
+  #rejectOpened!: (reason: unknown) => void;
+  #resolveClosed!: () => void;
+
+  // Reading: chunks not yet read, and the reader waiting for one.
+  #input: "open" | "ended" | "failed" = "open";
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #paused = false;
+  #waiting: { resolve: (chunk: Uint8Array | null) => void; reject: (reason: unknown) => void } | undefined;
+
+  // Writing: what Bun has not taken yet, each write's completion after its last chunk.
+  #output: "open" | "ending" | "ended" = "open";
+  #outbox: Array<Uint8Array | Deferred> = [];
+  #ending: Promise<void> | undefined;
+
+  constructor(options: SocketTransportOptions = {}) {
+    const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
+    if (!(highWaterMark > 0)) {
+      throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
+    }
+    this.#highWaterMark = highWaterMark;
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(noop);
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** The socket, once open and until it closes; `undefined` otherwise. */
+  get socket(): TransportSocket | undefined {
+    return this.#state === "open" ? this.#socket : undefined;
+  }
+
+  /** Why the socket is gone: its error, the local destroy reason, or a plain close. */
+  get closedError(): unknown {
+    return this.#error ?? new Error("Socket closed before the end of the stream");
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) {
+      this.#queued -= chunk.byteLength;
+      if (this.#paused && this.#queued < this.#highWaterMark) {
+        this.#paused = false;
+        this.socket?.resume();
+      }
+      return Promise.resolve(chunk);
+    }
+    if (this.#input === "ended") return Promise.resolve(null);
+    if (this.#input === "failed") return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
+    const socket = this.socket;
+    if (socket === undefined || this.#error !== undefined) return Promise.reject(this.closedError);
+    if (this.#output !== "open") return Promise.reject(new Error("Cannot write after end()"));
+    const joined = coalesce(chunks);
+    if (this.#outbox.length === 0) {
+      for (let i = 0; i < joined.length; i++) {
+        const chunk = joined[i]!;
+        const written = socket.write(chunk);
+        if (written === chunk.byteLength) continue;
+        if (written < 0) return Promise.reject(this.closedError);
+        this.#outbox.push(chunk.subarray(written));
+        for (let j = i + 1; j < joined.length; j++) this.#outbox.push(joined[j]!);
+        return this.#queueCompletion();
+      }
+      return undefined;
+    }
+    for (const chunk of joined) this.#outbox.push(chunk);
+    return this.#queueCompletion();
+  }
+
+  end(): Promise<void> {
+    this.#ending ??= this.#end();
+    return this.#ending;
+  }
+
+  /**
+   * Closes the socket now; `reason` becomes the error reads and writes report. Once our side was
+   * shut down with nothing left to send, the socket is closed gracefully
+   * ([`socket.end()`](https://bun.com/reference/bun/Socket/end): what it sent still arrives);
+   * otherwise it is reset ([`socket.terminate()`](https://bun.com/reference/bun/Socket/terminate)).
+   * Before `open`, the socket is closed as soon as it opens.
+   */
+  destroy(reason?: unknown, message = "The transport was destroyed"): void {
+    this.#recordError(reason instanceof Error ? reason : new Error(message, { cause: reason }));
+    this.#rejectOpened(this.#error);
+    this.#failInput();
+    this.#queue = [];
+    this.#queued = 0;
+    this.#failOutput();
+    const socket = this.socket;
+    if (socket === undefined) return;
+    if (this.#output === "ended") socket.end();
+    else socket.terminate();
+  }
+
+  async #end(): Promise<void> {
+    if (this.#error !== undefined || this.socket === undefined) throw this.closedError;
+    this.#output = "ending";
+    if (this.#outbox.length > 0) await this.#queueCompletion();
+    const socket = this.socket;
+    if (socket === undefined) throw this.closedError;
+    socket.shutdown();
+    this.#output = "ended";
+  }
+
+  #queueCompletion(): Promise<void> {
+    const done = new Deferred();
+    this.#outbox.push(done);
+    return done.promise;
+  }
+
+  #attach(socket: TransportSocket): void {
+    this.#socket = socket;
+    this.#state = "open";
+    if (this.#error !== undefined) {
+      this.destroy(this.#error);
+      return;
+    }
+    this.#resolveOpened(socket);
+  }
+
+  // The `data` handler.
+  #receive(chunk: Uint8Array): void {
+    if (this.#input !== "open") return;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting.resolve(chunk);
+      return;
+    }
+    this.#queue.push(chunk);
+    this.#queued += chunk.byteLength;
+    if (this.#queued >= this.#highWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.socket?.pause();
+    }
+  }
+
+  // The `drain` handler: writes what Bun did not take before, in order.
+  #drain(): void {
+    const socket = this.socket;
+    for (let item = this.#outbox[0]; item !== undefined; item = this.#outbox[0]) {
+      if (item instanceof Deferred) {
+        this.#outbox.shift();
+        item.resolve();
+        continue;
+      }
+      const written = socket === undefined ? -1 : socket.write(item);
+      if (written < 0) return this.#failOutput();
+      if (written < item.byteLength) {
+        this.#outbox[0] = item.subarray(written);
+        return;
+      }
+      this.#outbox.shift();
+    }
+  }
+
+  // The `end` handler (the peer's FIN).
+  #endOfInput(): void {
+    if (this.#input !== "open") return;
+    this.#input = "ended";
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve(null);
+  }
+
+  #failInput(): void {
+    if (this.#input !== "open") return;
+    this.#input = "failed";
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.reject(this.closedError);
+  }
+
+  #failOutput(): void {
+    const error = this.closedError;
+    for (const item of this.#outbox.splice(0)) if (item instanceof Deferred) item.reject(error);
+  }
+
+  #recordError(error: unknown): void {
+    this.#error ??= error;
+  }
+
+  #onClose(error: Error | undefined): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    if (error !== undefined) this.#recordError(error);
+    this.#rejectOpened(this.closedError);
+    // Bun reports a reset as a close with an error (a failed TLS session, through `error`
+    // first). A close without one is the peer's FIN: after our shutdown, Bun calls `close`
+    // instead of `end`.
+    if (this.#error === undefined) this.#endOfInput();
+    else this.#failInput();
+    this.#failOutput();
+    this.#resolveClosed();
+  }
+}
+
+/**
+ * The two byte streams over one Bun socket, built on a {@link SocketTransport} (prefer that where
+ * a `Transport` will do: it saves the two streams). Make one, pass it as the socket's `data` and
  * {@link SocketStreams.handlers} as its `socket` handlers, with `allowHalfOpen: true` (so a
  * peer's FIN ends only the readable; without it Bun closes the socket at once).
  *
@@ -52,37 +367,14 @@ export class SocketStreams {
    * socket's events to its `socket.data`. A server sets `socket.data = new SocketStreams()` in
    * its own `open` before calling this table's `open`.
    */
-  static readonly handlers = {
-    binaryType: "uint8array",
-    open(socket) {
-      if (socket.data) socket.data.#attach(socket);
-    },
-    data(socket, chunk: Uint8Array) {
-      if (socket.data) socket.data.#reader.receive(chunk);
-    },
-    drain(socket) {
-      if (socket.data) socket.data.#writer.drain();
-    },
-    end(socket) {
-      if (socket.data) socket.data.#reader.end();
-    },
-    error(socket, error) {
-      if (socket.data) socket.data.#recordError(error);
-    },
-    close(socket, error) {
-      if (socket.data) socket.data.#onClose(error);
-    },
-    connectError(socket, error) {
-      if (socket.data) socket.data.#onClose(error);
-    },
-  } satisfies SocketHandler<SocketStreams | undefined>;
+  static readonly handlers: SocketHandler<SocketStreams | undefined> = handlersFor<SocketStreams | undefined>((data) =>
+    data === undefined ? undefined : data.#transport
+  );
 
   /**
-   * The bytes received, in the chunks Bun delivered (each in its own `ArrayBuffer`, never reused
-   * by Bun, so no copy is made). Closes at the peer's FIN (the
-   * [`end`](https://bun.com/reference/bun/SocketHandler/end) handler, or a `close` without an
-   * error once we have shut down); errors when the socket closes with an error (a reset). While
-   * the queue is full the socket is paused; `cancel()` closes the socket.
+   * The bytes received, in the chunks Bun delivered (never copied). Closes at the peer's FIN;
+   * errors when the socket closes with an error (a reset). While the queue is full the socket is
+   * paused; `cancel()` closes the socket.
    */
   readonly readable: ReadableStream<Uint8Array>;
   /**
@@ -99,216 +391,98 @@ export class SocketStreams {
   /** Resolves once the socket has closed, for whatever reason. */
   readonly closed: Promise<void>;
 
-  readonly #reader: ReadSide;
-  readonly #writer: WriteSide;
-  #socket: StreamSocket | undefined;
-  #error: unknown = undefined;
-  #isClosed = false;
-  #resolveOpened!: (socket: StreamSocket) => void;
-  #rejectOpened!: (reason: unknown) => void;
-  #resolveClosed!: () => void;
+  readonly #transport: SocketTransport;
 
   constructor(options: SocketStreamsOptions = {}) {
     const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
     if (!(highWaterMark > 0)) {
       throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
     }
-    this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
+    // The transport reads ahead one chunk at most: the readable's queue is the read-ahead.
+    const transport = new SocketTransport({ readableHighWaterMark: 1 });
+    this.#transport = transport;
+    this.opened = transport.opened as Promise<Socket<unknown>> as Promise<StreamSocket>;
+    this.closed = transport.closed;
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const chunk = await transport.read();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        },
+        cancel: (reason) => transport.destroy(reason, "The readable side was cancelled"),
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark }),
+    );
+    let finished = false;
+    this.writable = new WritableStream<Uint8Array>({
+      start(controller) {
+        // The signal fires at `abort()` at once, even while a write waits for `drain` (the
+        // stream calls the sink's `abort` only after that write settles).
+        const { signal } = controller;
+        signal.addEventListener("abort", () => transport.destroy(signal.reason, "The writable side was aborted"), { once: true });
+        void transport.closed.then(() => {
+          if (!finished) controller.error(transport.closedError);
+        });
+      },
+      write: (chunk) => transport.write([chunk]),
+      close: () => {
+        finished = true;
+        return transport.end();
+      },
     });
-    this.opened.catch(noop);
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#reader = new ReadSide(this, highWaterMark);
-    this.#writer = new WriteSide(this);
-    this.readable = this.#reader.stream;
-    this.writable = this.#writer.stream;
   }
 
   /** The socket, once open and until it closes; `undefined` otherwise. */
   get socket(): StreamSocket | undefined {
-    return this.#isClosed ? undefined : this.#socket;
+    return this.#transport.socket as Socket<unknown> as StreamSocket | undefined;
   }
 
   /** Why the socket is gone: its error, the local cancel or abort reason, or a plain close. */
   get closedError(): unknown {
-    return this.#error ?? new Error("Socket closed before the end of the stream");
+    return this.#transport.closedError;
   }
 
-  /**
-   * Closes the socket now; `reason` becomes the error the streams report. Once our side was
-   * shut down with nothing left to send, the socket is closed gracefully
-   * ([`socket.end()`](https://bun.com/reference/bun/Socket/end): what it sent still arrives);
-   * otherwise it is reset ([`socket.terminate()`](https://bun.com/reference/bun/Socket/terminate)).
-   * Before `open`, the socket is closed as soon as it opens.
-   */
+  /** Closes the socket now; see {@link SocketTransport.destroy}. */
   destroy(reason: unknown, message = "The socket was closed locally"): void {
-    this.#recordError(reason instanceof Error ? reason : new Error(message, { cause: reason }));
-    this.#rejectOpened(this.#error);
-    const socket = this.socket;
-    if (socket === undefined) return;
-    if (this.#writer.finished) socket.end();
-    else socket.terminate();
-  }
-
-  #attach(socket: StreamSocket): void {
-    this.#socket = socket;
-    if (this.#error !== undefined) {
-      this.destroy(this.#error);
-      return;
-    }
-    this.#resolveOpened(socket);
-  }
-
-  #recordError(error: unknown): void {
-    this.#error ??= error;
-  }
-
-  #onClose(error: Error | undefined): void {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    if (error !== undefined) this.#recordError(error);
-    this.#rejectOpened(this.closedError);
-    // Bun reports a reset as a close with an error (a failed TLS session, through `error`
-    // first). A close without one is the peer's FIN: after our shutdown, Bun calls `close`
-    // instead of `end`.
-    const failure = this.#error;
-    if (failure === undefined) this.#reader.end();
-    else this.#reader.fail(failure);
-    this.#writer.socketClosed(this.closedError);
-    this.#resolveClosed();
+    this.#transport.destroy(reason, message);
   }
 }
 
-/**
- * The read side: `data` chunks into the controller, pausing the socket when the queue is full
- * and resuming it on `pull()`.
- */
-class ReadSide {
-  readonly stream: ReadableStream<Uint8Array>;
-  readonly #link: SocketStreams;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
-  #paused = false;
-  #done = false;
-
-  constructor(link: SocketStreams, highWaterMark: number) {
-    this.#link = link;
-    this.stream = new ReadableStream<Uint8Array>(
-      {
-        start: (controller) => {
-          this.#controller = controller;
-        },
-        pull: () => this.#resume(),
-        cancel: (reason) => {
-          this.#done = true;
-          link.destroy(reason, "The readable side was cancelled");
-        },
-      },
-      new ByteLengthQueuingStrategy({ highWaterMark }),
-    );
-  }
-
-  receive(chunk: Uint8Array): void {
-    if (this.#done) return;
-    this.#controller.enqueue(chunk);
-    if ((this.#controller.desiredSize ?? 0) > 0 || this.#paused) return;
-    this.#paused = true;
-    this.#link.socket?.pause();
-  }
-
-  end(): void {
-    this.#finish((controller) => controller.close());
-  }
-
-  fail(error: unknown): void {
-    this.#finish((controller) => controller.error(error));
-  }
-
-  #finish(settle: (controller: ReadableStreamDefaultController<Uint8Array>) => void): void {
-    if (this.#done) return;
-    this.#done = true;
-    settle(this.#controller);
-  }
-
-  #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#link.socket?.resume();
-  }
-}
+const COALESCE_LIMIT = 16 * 1024;
 
 /**
- * The write side: `socket.write()` directly. Bun does not buffer: what it does not take at once
- * is kept here and written on `drain`, and the write resolves then. The stream's queue holds one
- * chunk, so at most one chunk's rest waits here.
+ * The chunks to write, small neighbours joined into one copy: each `socket.write()` is a system
+ * call of its own, and a copy of a few KiB costs less.
  */
-class WriteSide {
-  readonly stream: WritableStream<Uint8Array>;
-  /** Whether our FIN was sent with nothing left to write. */
-  finished = false;
-  readonly #link: SocketStreams;
-  #controller!: WritableStreamDefaultController;
-  #rest: Uint8Array | undefined;
-  #settle: { resolve: () => void; reject: (reason: unknown) => void } | undefined;
-
-  constructor(link: SocketStreams) {
-    this.#link = link;
-    this.stream = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-        // The signal fires at `abort()` at once, even while a write waits for `drain` (the
-        // stream calls the sink's `abort` only after that write settles).
-        const { signal } = controller;
-        signal.addEventListener("abort", () => link.destroy(signal.reason, "The writable side was aborted"), { once: true });
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#close(),
-    });
-  }
-
-  /** The `drain` handler: writes what is left of the pending chunk. */
-  drain(): void {
-    const rest = this.#rest;
-    if (rest === undefined) return;
-    const written = this.#link.socket?.write(rest) ?? -1;
-    if (written < 0) return this.#settleWrite(this.#link.closedError);
-    if (written < rest.byteLength) {
-      this.#rest = rest.subarray(written);
-      return;
+function coalesce(chunks: readonly Uint8Array[]): readonly Uint8Array[] {
+  if (chunks.length < 2) return chunks;
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  let runBytes = 0;
+  const flush = (): void => {
+    if (run.length === 1) out.push(run[0]!);
+    else if (run.length > 1) {
+      const joined = new Uint8Array(runBytes);
+      let offset = 0;
+      for (const chunk of run) {
+        joined.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      out.push(joined);
     }
-    this.#settleWrite(undefined);
+    run = [];
+    runBytes = 0;
+  };
+  for (const chunk of chunks) {
+    if (chunk.byteLength === 0) continue;
+    if (runBytes + chunk.byteLength > COALESCE_LIMIT) flush();
+    if (chunk.byteLength >= COALESCE_LIMIT) out.push(chunk);
+    else {
+      run.push(chunk);
+      runBytes += chunk.byteLength;
+    }
   }
-
-  /** The socket closed: a pending write fails, and so does the stream unless it was closed. */
-  socketClosed(error: unknown): void {
-    if (this.#rest !== undefined) this.#settleWrite(error);
-    if (!this.finished) this.#controller.error(error);
-  }
-
-  // Returning undefined (not a promise) when the socket took every byte saves a promise per chunk.
-  #write(chunk: Uint8Array): Promise<void> | undefined {
-    if (chunk.byteLength === 0) return undefined;
-    const socket = this.#link.socket;
-    const written = socket === undefined ? -1 : socket.write(chunk);
-    if (written === chunk.byteLength) return undefined;
-    if (written < 0) throw this.#link.closedError;
-    this.#rest = chunk.subarray(written);
-    return new Promise<void>((resolve, reject) => {
-      this.#settle = { resolve, reject };
-    });
-  }
-
-  #close(): void {
-    const socket = this.#link.socket;
-    if (socket === undefined) throw this.#link.closedError;
-    this.finished = true;
-    socket.shutdown();
-  }
-
-  #settleWrite(error: unknown): void {
-    const settle = this.#settle;
-    this.#rest = this.#settle = undefined;
-    if (error === undefined) settle?.resolve();
-    else settle?.reject(error);
-  }
+  flush();
+  return out;
 }

@@ -11,6 +11,7 @@ describe("the package root", () => {
       "HandshakeError",
       "ProtocolError",
       "SocketStreams",
+      "SocketTransport",
       "UsageError",
       "WebSocket",
       "WebSocketBase",

@@ -1,6 +1,6 @@
 import type { TLSOptions } from "bun";
 import { afterEach, describe, expect, it } from "vitest";
-import { SocketStreams, type SocketStreamsOptions } from "../src/socket.ts";
+import { SocketStreams, type SocketStreamsOptions, SocketTransport, type SocketTransportOptions } from "../src/socket.ts";
 import {
   certificate,
   closedPort,
@@ -295,5 +295,189 @@ describe("SocketStreams", () => {
       }
     }
     expect(sameBytes(Buffer.concat(chunks), sent)).toBe(true);
+  });
+});
+
+/** Our end: a `Bun.connect` socket as a {@link SocketTransport}, open, closed after the test. */
+async function connectTransport(port: number, options?: SocketTransportOptions, tls?: TLSOptions): Promise<SocketTransport> {
+  const transport = new SocketTransport(options);
+  Bun.connect<SocketTransport | undefined>({
+    hostname: "127.0.0.1",
+    port,
+    tls,
+    allowHalfOpen: true,
+    data: transport,
+    socket: SocketTransport.handlers,
+  }).catch(() => {});
+  track(() => transport.socket?.terminate());
+  await within(2000, "the socket to open", transport.opened);
+  return transport;
+}
+
+/** A connection: our transport and the raw peer at the server's end (over TLS if `secure`). */
+async function openTransportPair(options?: SocketTransportOptions, secure = false) {
+  const server = rawServer(secure ? { tls: { key: certificate.key, cert: certificate.cert } } : {});
+  const accepted = server.accepted();
+  const ours = await connectTransport(server.port, options, secure ? { ca: certificate.ca } : undefined);
+  const peer = await accepted;
+  return { ours, peer };
+}
+
+/** Everything `transport` reads until the end of input, as the chunks it handed out. */
+async function readTransport(transport: SocketTransport, ms: number): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  await within(ms, "the end of input", (async () => {
+    for (let chunk = await transport.read(); chunk !== null; chunk = await transport.read()) chunks.push(chunk);
+  })());
+  return chunks;
+}
+
+describe("SocketTransport", () => {
+  it("reads every chunk in order and then null at the peer's FIN, again on every later read", async () => {
+    const { ours, peer } = await openTransportPair();
+    const sent = pattern(3 * MiB, 20);
+    const reading = readTransport(ours, 10_000);
+    await peer.writeAll(sent, 10_000);
+    peer.socket!.shutdown();
+
+    expect(sameBytes(Buffer.concat(await reading), sent)).toBe(true);
+    expect(await within(2000, "a read after the end", ours.read())).toBeNull();
+  });
+
+  it("pauses the socket while nobody reads, so the sender stalls, and loses nothing on resume", async () => {
+    const { ours, peer } = await openTransportPair({ readableHighWaterMark: 64 * KiB });
+    const chunk = pattern(256 * KiB, 21);
+    // Nobody calls read(): only the kernel's buffers and our bounded queue take bytes.
+    const taken = await within(20_000, "the sender to stall", peer.writeUntilBlocked(chunk, 256 * MiB, 500));
+    expect(taken).toBeLessThan(64 * MiB);
+    const reading = readTransport(ours, 20_000);
+    let total = taken;
+    while (total % chunk.length !== 0) {
+      const rest = chunk.subarray(total % chunk.length);
+      await peer.writeAll(rest, 10_000);
+      total += rest.length;
+    }
+    peer.socket!.shutdown();
+    const received = Buffer.concat(await reading);
+    expect(received.length).toBe(total);
+    for (let offset = 0; offset < total; offset += chunk.length) {
+      expect(sameBytes(received.subarray(offset, offset + chunk.length), chunk)).toBe(true);
+    }
+  });
+
+  it("returns undefined from a write the socket took at once", async () => {
+    const { ours, peer } = await openTransportPair();
+
+    expect(ours.write([new TextEncoder().encode("hello, "), new TextEncoder().encode("world")])).toBeUndefined();
+
+    await peer.until(2000, "the peer to receive", () => peer.received === 12);
+    expect(peer.text()).toBe("hello, world");
+  });
+
+  it("finishes a partial write on drain, and queues later writes behind it in order", async () => {
+    const { ours, peer } = await openTransportPair();
+    peer.socket!.pause();
+    const big = pattern(16 * MiB, 22);
+    const small = [pattern(100, 23), pattern(20 * KiB, 24), pattern(7, 25)];
+
+    const first = ours.write([big]);
+    const second = ours.write(small);
+
+    expect(first).toBeInstanceOf(Promise);
+    expect(second).toBeInstanceOf(Promise);
+    // The kernel's buffers hold a few MiB at most: the rest waits for the peer to read.
+    expect(await settlesWithin(first!, 300)).toBe(false);
+    peer.socket!.resume();
+    await within(10_000, "both writes", Promise.all([first, second]));
+    const expected = Buffer.concat([big, ...small]);
+    await peer.until(10_000, "the peer to receive everything", () => peer.received === expected.length);
+    expect(sameBytes(peer.bytes(), expected)).toBe(true);
+  });
+
+  it("end() sends the FIN after the queued writes, and we still read the peer's reply", async () => {
+    const { ours, peer } = await openTransportPair();
+    peer.socket!.pause();
+    const sent = pattern(8 * MiB, 26);
+    const writing = ours.write([sent]);
+    const ending = ours.end();
+
+    expect(await settlesWithin(ending, 200)).toBe(false);
+    peer.socket!.resume();
+    await within(10_000, "the write and end()", Promise.all([writing, ending]));
+    await peer.until(10_000, "the peer to see our FIN after everything", () => peer.ended && peer.received === sent.length);
+    expect(sameBytes(peer.bytes(), sent)).toBe(true);
+    await expect(ours.write([pattern(1)])).rejects.toBeInstanceOf(Error);
+
+    const reply = pattern(300 * KiB, 27);
+    const reading = readTransport(ours, 5000);
+    await peer.writeAll(reply, 5000);
+    peer.socket!.shutdown();
+    expect(sameBytes(Buffer.concat(await reading), reply)).toBe(true);
+    await within(2000, "the socket to close", ours.closed);
+  });
+
+  it("rejects a pending read and later writes when the peer resets the connection", async () => {
+    const { ours, peer } = await openTransportPair();
+    const reading = ours.read();
+
+    peer.socket!.terminate();
+
+    expect(String(await rejectionOf(reading, 2000, "the pending read"))).toMatch(/ECONNRESET|reset/i);
+    await rejectionOf(ours.write([pattern(1)]) ?? Promise.resolve(), 2000, "a write after the reset");
+    await rejectionOf(ours.read(), 2000, "a read after the reset");
+  });
+
+  it("destroy() resets the socket: a pending read and the pending writes reject with the reason", async () => {
+    const { ours, peer } = await openTransportPair();
+    peer.socket!.pause();
+    const reading = ours.read();
+    const writing = ours.write([pattern(16 * MiB, 28)]);
+
+    ours.destroy(new Error("give up"));
+
+    expect(String(await rejectionOf(reading, 2000, "the pending read"))).toContain("give up");
+    expect(String(await rejectionOf(writing!, 2000, "the pending write"))).toContain("give up");
+    await rejectionOf(ours.write([pattern(1)]) ?? Promise.resolve(), 2000, "a write after destroy()");
+    peer.socket!.resume();
+    await peer.until(2000, "the peer to see the reset", () => peer.closed);
+    await within(2000, "the socket to close", ours.closed);
+  });
+
+  it("destroy() after end() closes gracefully, so what we sent still arrives", async () => {
+    const { ours, peer } = await openTransportPair();
+    const sent = pattern(2 * MiB, 29);
+    await within(5000, "the write", ours.write([sent]) ?? Promise.resolve());
+    await within(5000, "end()", ours.end());
+
+    ours.destroy();
+
+    await peer.until(5000, "the peer to receive everything", () => peer.received === sent.length && (peer.ended || peer.closed));
+    expect(peer.closeError).toBeUndefined();
+    expect(sameBytes(peer.bytes(), sent)).toBe(true);
+  });
+
+  it("does the same over TLS: partial writes finish on drain and a reader that stops pauses the socket", async () => {
+    const { ours, peer } = await openTransportPair({ readableHighWaterMark: 64 * KiB }, true);
+    peer.socket!.pause();
+    const outgoing = pattern(16 * MiB, 30);
+    const write = ours.write([outgoing]);
+    expect(await settlesWithin(write!, 300)).toBe(false);
+    peer.socket!.resume();
+    await within(10_000, "the TLS write", write!);
+    await peer.until(10_000, "the peer to receive 16 MiB", () => peer.received === outgoing.length);
+    expect(sameBytes(peer.bytes(), outgoing)).toBe(true);
+    const incoming = pattern(16 * MiB, 31);
+    const sending = peer.writeAll(incoming, 10_000);
+    // Nobody reads yet: the peer's write cannot finish.
+    expect(await settlesWithin(sending, 300)).toBe(false);
+    const reading = readTransport(ours, 10_000);
+    await sending;
+    peer.socket!.shutdown();
+    expect(sameBytes(Buffer.concat(await reading), incoming)).toBe(true);
+  });
+
+  it("refuses a readableHighWaterMark that is not positive", () => {
+    expect(() => new SocketTransport({ readableHighWaterMark: 0 })).toThrow(RangeError);
+    expect(() => new SocketTransport({ readableHighWaterMark: Number.NaN })).toThrow(RangeError);
   });
 });

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type ClientOptions, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
-import { socketToStreams, type SocketStreams } from "./socket.ts";
+import { type ClientOptions, type Transport, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
+import { connTransport } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
 export interface WebSocketStreamOptions extends ClientOptions {
@@ -69,7 +69,8 @@ function isOptions(value: unknown): value is WebSocketOptions {
 }
 
 /**
- * Connects a TCP (or TLS) connection to the URL's host and port, as byte streams: the transport
+ * Connects a TCP (or TLS) connection to the URL's host and port, as a core `Transport`
+ * ({@link connTransport}): the transport
  * of {@link WebSocketStream}, for building a client with `connectWebSocket()` from the core.
  * Rejects with Deno's error (`ConnectionRefused`...) or, once `signal` aborts, its reason; a
  * connection made after the abort is closed.
@@ -79,7 +80,7 @@ function isOptions(value: unknown): value is WebSocketOptions {
  * [`Deno.connectTls`](https://docs.deno.com/api/deno/~/Deno.connectTls) does not offer. The TLS
  * handshake itself happens with the first read or write.
  */
-export async function openSocket(url: URL, tls: Deno.StartTlsOptions | undefined, signal: AbortSignal): Promise<SocketStreams> {
+export async function openSocket(url: URL, tls: Deno.StartTlsOptions | undefined, signal: AbortSignal): Promise<Transport> {
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const secure = url.protocol === "wss:";
   const port = Number(url.port || (secure ? 443 : 80));
@@ -90,5 +91,5 @@ export async function openSocket(url: URL, tls: Deno.StartTlsOptions | undefined
     conn.close();
     throw signal.reason;
   }
-  return socketToStreams(conn);
+  return connTransport(conn);
 }

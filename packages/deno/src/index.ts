@@ -5,7 +5,13 @@
  */
 export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
 export { type Handler, handleConnection, type ListenOptions, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
-export { socketToStreams, type SocketStreams, type SocketStreamsOptions } from "./socket.ts";
+export {
+  connTransport,
+  type ConnTransportOptions,
+  socketToStreams,
+  type SocketStreams,
+  type SocketStreamsOptions,
+} from "./socket.ts";
 export {
   CloseCode,
   CloseEvent,

@@ -16,7 +16,7 @@ import {
   type ServerApi,
   type ServerSocketFor,
 } from "@wsstream/core";
-import { socketToStreams } from "./socket.ts";
+import { connTransport } from "./socket.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
@@ -103,7 +103,7 @@ async function acceptLoop(listener: Deno.Listener, group: ConnectionGroup<Server
 function serveConnection<A extends ServerApi>(group: ConnectionGroup<A>, conn: Deno.Conn): Promise<ServerSocketFor<A> | undefined> {
   if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
   const scheme = "handshake" in conn ? "wss:" : "ws:";
-  return group.accept(socketToStreams(conn), { scheme });
+  return group.accept(connTransport(conn), { scheme });
 }
 
 /** Options of {@link handleConnection}: those of {@link serve} that concern one connection. */

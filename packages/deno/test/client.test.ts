@@ -245,22 +245,21 @@ describe("WebSocketStream connecting", () => {
 });
 
 describe("openSocket", () => {
-  it("opens plain byte streams to the URL's host and port", async () => {
+  it("opens a transport to the URL's host and port", async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     cleanups.push(() => listener.close());
     const accepted = listener.accept();
 
-    const { readable, writable } = await within(5000, "the connection", openSocket(new URL(`ws://127.0.0.1:${listener.addr.port}/`), undefined, new AbortController().signal));
+    const transport = await within(5000, "the connection", openSocket(new URL(`ws://127.0.0.1:${listener.addr.port}/`), undefined, new AbortController().signal));
     const peer = await accepted;
     cleanups.push(() => peer.close());
-    const writer = writable.getWriter();
-    await writer.write(new TextEncoder().encode("ping"));
+    await transport.write([new TextEncoder().encode("ping")]);
     const buffer = new Uint8Array(16);
     const n = await within(5000, "the peer's read", peer.read(buffer));
     await peer.write(new TextEncoder().encode("pong"));
 
     expect(new TextDecoder().decode(buffer.subarray(0, n ?? 0))).toBe("ping");
-    expect(new TextDecoder().decode((await within(5000, "the reply", readable.getReader().read())).value)).toBe("pong");
-    await writer.abort();
+    expect(new TextDecoder().decode((await within(5000, "the reply", transport.read())) ?? undefined)).toBe("pong");
+    transport.destroy();
   });
 });

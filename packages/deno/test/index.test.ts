@@ -16,6 +16,7 @@ describe("the package root", () => {
       "WebSocketError",
       "WebSocketStream",
       "WebSocketStreamBase",
+      "connTransport",
       "deflate",
       "handleConnection",
       "openSocket",

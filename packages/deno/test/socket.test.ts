@@ -1,5 +1,6 @@
+import type { Transport } from "@wsstream/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { socketToStreams } from "../src/socket.ts";
+import { connTransport, socketToStreams } from "../src/socket.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -82,6 +83,41 @@ function countingReads(conn: Deno.Conn): { conn: Deno.Conn; bytesRead: () => num
   return { conn: counted, bytesRead: () => total };
 }
 
+/** `conn` whose `write()` takes at most `max` bytes per call, as a busy socket may. */
+function partialWrites(conn: Deno.Conn, max: number): Deno.Conn {
+  return Object.create(conn, {
+    read: { value: (buffer: Uint8Array) => conn.read(buffer) },
+    write: { value: (bytes: Uint8Array) => conn.write(bytes.subarray(0, max)) },
+    closeWrite: { value: () => conn.closeWrite() },
+    close: { value: () => conn.close() },
+  }) as Deno.Conn;
+}
+
+/** Everything `transport` reads until the end of input, as the chunks it handed out. */
+async function readChunks(transport: Transport, ms: number): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  const drain = async (): Promise<void> => {
+    for (let chunk = await transport.read(); chunk !== null; chunk = await transport.read()) chunks.push(chunk);
+  };
+  await within(ms, "the end of input", drain());
+  return chunks;
+}
+
+/** Reads from `transport` until `length` bytes arrived; returns the chunks. */
+async function readBytes(transport: Transport, length: number, ms: number): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  const drain = async (): Promise<void> => {
+    for (let got = 0; got < length;) {
+      const chunk = await transport.read();
+      if (chunk === null) throw new Error(`The input ended after ${got} of ${length} bytes`);
+      chunks.push(chunk);
+      got += chunk.byteLength;
+    }
+  };
+  await within(ms, `${length} bytes`, drain());
+  return chunks;
+}
+
 /** Everything `conn` receives until the end of input. */
 async function readConnUntilEnd(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
@@ -158,9 +194,14 @@ function utf8(value: string): Uint8Array {
   return new TextEncoder().encode(value);
 }
 
+/** Writes every byte of `bytes` to `conn`. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.byteLength;) offset += await conn.write(bytes.subarray(offset));
+}
+
 /** Writes every byte of `bytes` to `conn`, then half-closes it. */
 async function sendAndEnd(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < bytes.byteLength;) offset += await conn.write(bytes.subarray(offset));
+  await writeAll(conn, bytes);
   await conn.closeWrite();
 }
 
@@ -402,5 +443,182 @@ describe("socketToStreams", () => {
     await writer.close();
 
     expect(sameBytes(await peerReceived, big)).toBe(true);
+  }, 20_000);
+});
+
+describe("connTransport", () => {
+  it("reads every chunk in order and then null at the end, again on every later read", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const sent = randomBytes(MiB);
+    const peerSent = sendAndEnd(peer, sent);
+
+    const chunks = await readChunks(transport, 10_000);
+
+    expect(sameBytes(concat(chunks), sent)).toBe(true);
+    expect(await within(2000, "a read after the end", transport.read())).toBeNull();
+    await within(2000, "the peer's writes", peerSent);
+  });
+
+  it("reads the connection only when asked, so a 64 MiB burst from the peer backs up at the peer", async () => {
+    const { ours, peer } = await openConnection();
+    const { conn, bytesRead } = countingReads(ours);
+    const transport = connTransport(conn);
+    const total = 64 * MiB;
+    const peerSent = sendAndEnd(peer, new Uint8Array(total).fill(0x61));
+    await within(2000, "one read", transport.read());
+
+    const held = await settledCount(bytesRead, 5000);
+
+    expect(held).toBeLessThanOrEqual(64 * KiB);
+    expect(await settlesWithin(peerSent, 200)).toBe(false);
+    let got = held;
+    for (let chunk = await transport.read(); chunk !== null; chunk = await within(5000, "a chunk", transport.read())) {
+      got += chunk.byteLength;
+    }
+    expect(got).toBe(total);
+    await within(2000, "the peer's writes", peerSent);
+  }, 30_000);
+
+  it("hands out chunks that no later read writes into", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const sent: Uint8Array[] = [];
+    const received: Uint8Array[] = [];
+
+    for (let i = 0; i < 200; i++) {
+      const message = new Uint8Array(100 + i).fill(i);
+      sent.push(message);
+      await writeAll(peer, message);
+      received.push(...await readBytes(transport, message.byteLength, 2000));
+    }
+
+    expect(sameBytes(concat(received), concat(sent))).toBe(true);
+    // Several of those chunks share one buffer: it is handed out in regions.
+    expect(new Set(received.map((chunk) => chunk.buffer)).size).toBeLessThan(received.length);
+  });
+
+  it("starts with a 4 KiB read buffer and doubles it while reads fill it, up to 64 KiB", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    // All of it waits in the kernel before the first read, so every read can fill its buffer.
+    await within(2000, "the peer's write", sendAndEnd(peer, randomBytes(256 * KiB)));
+
+    const chunks = await readChunks(transport, 5000);
+    const sizes = chunks.map((chunk) => chunk.buffer.byteLength);
+
+    expect(sizes[0]).toBe(4 * KiB);
+    expect(Math.max(...sizes)).toBe(64 * KiB);
+    expect(Math.max(...chunks.map((chunk) => chunk.byteLength))).toBeLessThanOrEqual(64 * KiB);
+    expect(sizes.slice(0, 5)).toEqual([4 * KiB, 8 * KiB, 16 * KiB, 32 * KiB, 64 * KiB]);
+  });
+
+  it("goes back to a small read buffer once the traffic is small again", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const burstSent = writeAll(peer, randomBytes(256 * KiB));
+    const burst = await readBytes(transport, 256 * KiB, 5000);
+    await within(2000, "the peer's burst", burstSent);
+    expect(Math.max(...burst.map((chunk) => chunk.buffer.byteLength))).toBe(64 * KiB);
+
+    await writeAll(peer, utf8("a"));
+    await readBytes(transport, 1, 2000);
+    await writeAll(peer, utf8("b"));
+    const [quiet] = await readBytes(transport, 1, 2000);
+
+    expect(text(quiet!)).toBe("b");
+    expect(quiet!.buffer.byteLength).toBe(4 * KiB);
+  });
+
+  it("takes its read sizes from the options, and refuses sizes that make no sense", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours, { initialReadSize: 1024, maxReadSize: 2048 });
+    await within(2000, "the peer's write", sendAndEnd(peer, randomBytes(64 * KiB)));
+
+    const chunks = await readChunks(transport, 5000);
+
+    expect(chunks[0]!.buffer.byteLength).toBe(1024);
+    expect(Math.max(...chunks.map((chunk) => chunk.buffer.byteLength))).toBe(2048);
+    expect(() => connTransport(ours, { initialReadSize: 0 })).toThrow(RangeError);
+    expect(() => connTransport(ours, { initialReadSize: 8192, maxReadSize: 4096 })).toThrow(RangeError);
+  });
+
+  it("writes every chunk in full and in order when the connection takes part of each", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(partialWrites(ours, 1000));
+    const big = randomBytes(300 * KiB);
+    const small = [utf8("one,"), utf8("two,"), utf8("three")];
+    const peerReceived = readConnUntilEnd(peer, 10_000);
+
+    const first = transport.write([big]);
+    const second = transport.write(small);
+    await within(10_000, "both writes", Promise.all([first, second]));
+    await within(2000, "end()", transport.end());
+
+    expect(sameBytes(await peerReceived, concat([big, ...small]))).toBe(true);
+  }, 20_000);
+
+  it("resolves writes only once the connection took them, so a peer that does not read stalls them", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const chunk = new Uint8Array(64 * KiB).fill(7);
+
+    const { accepted, pending } = await writeUntilBlocked(() => transport.write([chunk, chunk])!, 2 * chunk.byteLength, 256 * MiB, 300);
+
+    expect(accepted).toBeLessThan(64 * MiB);
+    const peerReceived = readConnUntilEnd(peer, 10_000);
+    await within(10_000, "the stalled write", pending);
+    await within(2000, "end()", transport.end());
+    expect((await peerReceived).byteLength).toBe(accepted + 2 * chunk.byteLength);
+  }, 20_000);
+
+  it("end() half-closes after the queued writes: the peer sees the end and we still read its reply", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const peerReceived = readConnUntilEnd(peer, 2000);
+
+    void transport.write([utf8("request")]);
+    await within(2000, "end()", transport.end());
+
+    expect(text(await peerReceived)).toBe("request");
+    await sendAndEnd(peer, utf8("response after the half-close"));
+    expect(text(concat(await readChunks(transport, 2000)))).toBe("response after the half-close");
+    // Both directions are done: the connection is closed, and reads still report the end.
+    expect(() => ours.close()).toThrow(Deno.errors.BadResource);
+    expect(await within(2000, "a read after the close", transport.read())).toBeNull();
+    await expect(transport.write([utf8("late")])).rejects.toBeInstanceOf(Error);
+  });
+
+  it("destroy() closes the connection: a pending read and later writes reject with the reason", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const reading = transport.read();
+
+    transport.destroy(new Error("done here"));
+
+    await expect(within(2000, "the pending read", reading)).rejects.toThrow("done here");
+    await expect(transport.write([utf8("late")])).rejects.toThrow("done here");
+    await expect(transport.read()).rejects.toThrow("done here");
+    await readConnUntilEnd(peer, 2000);
+  });
+
+  it("rejects a pending write when the peer resets, and ends or fails the reads, with no unhandled rejection", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const chunk = new Uint8Array(64 * KiB);
+
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      const { pending } = await writeUntilBlocked(() => transport.write([chunk])!, chunk.byteLength, 256 * MiB, 300);
+      // Closing with unread bytes in its receive buffer makes the peer's kernel send a reset.
+      peer.close();
+
+      await expect(within(2000, "the pending write to fail", pending)).rejects.toBeInstanceOf(Error);
+      // Deno's read() may report the reset as the end of input.
+      const read = transport.read().then((chunk) => (chunk === null ? "ended" : "data"), () => "failed");
+      expect(["ended", "failed"]).toContain(await within(2000, "the read to end", read));
+      await expect(transport.write([utf8("x")])).rejects.toBeInstanceOf(Error);
+    });
+
+    expect(unhandled).toEqual([]);
   }, 20_000);
 });
