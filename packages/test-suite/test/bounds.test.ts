@@ -7,7 +7,7 @@
  *   written, so memory stays flat.
  * - A request head over the limit, or a protocol error, with more input behind it: the 431 or the
  *   Close frame arrives before the connection ends (a lingering close, not a reset).
- * - Rounds of connections opened and closed: a later round does not grow memory.
+ * - Rounds of connections opened and closed: once warm, a round does not grow memory.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -164,7 +164,7 @@ describe.each(RUNTIMES)("the %s echo server under abuse", (runtime) => {
     await within(peer.ended, 15_000, "the end of the connection");
   }, 30_000);
 
-  it("does not grow its memory over a second and third round of 500 connections opened and closed", async () => {
+  it("does not grow its memory once warm: rounds 5 to 7 of 500 connections opened and closed", async () => {
     const server = servers.get(runtime)!;
     const pid = server.child.pid!;
     const round = async (): Promise<number> => {
@@ -177,14 +177,16 @@ describe.each(RUNTIMES)("the %s echo server under abuse", (runtime) => {
         client.once("close", () => resolve());
         client.close(1000);
       })));
-      // Let the server finish its side of every close.
+      // Let the server finish its side of every close before reading its memory.
       await new Promise((resolve) => setTimeout(resolve, 300));
       return treeRss(pid);
     };
-    const first = await within(round(), 20_000, "round 1");
-    const second = await within(round(), 20_000, "round 2");
-    const third = await within(round(), 20_000, "round 3");
-    console.log(`${runtime}: RSS after rounds of 500 connections: ${[first, second, third].map((b) => (b / MiB).toFixed(1)).join(", ")} MiB`);
-    expect(third - first).toBeLessThan(24 * MiB);
+    // V8 (all three runtimes) reserves heap pages as a workload first grows and keeps them: the
+    // first rounds raise the resident set whatever the server does (Deno's own Deno.serve too).
+    // A leak keeps growing after that; a bounded server levels off.
+    const rss: number[] = [];
+    for (let i = 0; i < 7; i++) rss.push(await within(round(), 20_000, `round ${i + 1}`));
+    console.log(`${runtime}: RSS after each round of 500 connections: ${rss.map((b) => (b / MiB).toFixed(1)).join(", ")} MiB`);
+    expect(rss[6]! - rss[4]!).toBeLessThan(16 * MiB);
   }, 90_000);
 });
