@@ -11,7 +11,7 @@
 //    `@wsstream/deno` resolves through the manifests alone.
 //
 // Run after the build: `node scripts/package-check/check.mjs`. Exits non-zero on the first failure.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -25,6 +25,31 @@ const STEP_TIMEOUT = 120_000;
 function run(command, args, cwd) {
   console.log(`$ ${[command, ...args].join(" ")}`);
   execFileSync(command, args, { cwd, stdio: "inherit", timeout: STEP_TIMEOUT, env: { ...process.env, NO_COLOR: "1" } });
+}
+
+/** The installed `wsstream` command: `listen 0`, then `connect` to it with one line on stdin. */
+async function cliExchange(command, cwd) {
+  console.log(`$ ${command} listen 0, then connect`);
+  run(command, ["--version"], cwd);
+  const server = spawn(command, ["listen", "0"], { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  const timer = setTimeout(() => server.kill("SIGKILL"), 20_000);
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let text = "";
+      server.stderr.setEncoding("utf8").on("data", (chunk) => {
+        text += chunk;
+        const found = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(text);
+        if (found) resolve(found[1]);
+      });
+      server.once("exit", (code) => reject(new Error(`wsstream listen exited (${code}): ${text}`)));
+    });
+    const echoed = execFileSync(command, ["connect", `ws://127.0.0.1:${port}/`], { cwd, input: "from the cli\n", timeout: 20_000, encoding: "utf8" });
+    if (echoed !== "from the cli\n") throw new Error(`wsstream connect printed: ${JSON.stringify(echoed)}`);
+    console.log("smoke cli: the installed wsstream echoed a line");
+  } finally {
+    clearTimeout(timer);
+    server.kill("SIGINT");
+  }
 }
 
 const packages = readdirSync(join(root, "packages"))
@@ -43,6 +68,8 @@ try {
     if (manifest.includes("workspace:")) throw new Error(`A workspace: range was left in: ${tarball}`);
     if (!existsSync(join(unpacked, "package/LICENSE"))) throw new Error(`No LICENSE in: ${tarball}`);
     run(join(bin, "publint"), [join(unpacked, "package"), "--pack", "false", "--strict"]);
+    // A package that is only a command (the CLI) has no entry points for attw to check.
+    if (JSON.parse(manifest).exports === undefined) continue;
     // The packages are ESM only. A require() of them works from Node 20.19 on (smoke.cjs proves
     // it below), which attw's "CJS resolves to ESM" rule does not know about yet.
     run(join(bin, "attw"), [join(tarballs, tarball), "--format", "ascii", "--ignore-rules", "cjs-resolves-to-esm"]);
@@ -58,6 +85,7 @@ try {
   run("node", ["smoke.cjs"], app);
   run(join(bin, "bun"), ["smoke.mjs"], app);
   run(join(bin, "deno"), ["run", "--allow-net", "--allow-read", "--allow-env", "smoke.mjs"], app);
+  await cliExchange(join(app, "node_modules/.bin/wsstream"), app);
 
   // 3. The JSR manifests: a Deno workspace of the packages that have one, as JSR would get them.
   const jsr = join(work, "jsr");
