@@ -31,6 +31,8 @@ typecheck() {
 }
 step "typecheck" typecheck
 step "build" npx -y pnpm@10.34.8 -r --filter "./packages/*" build
+# What a registry would get: pack, lint, install with npm outside the repo, run on every runtime.
+step "package check" node scripts/package-check/check.mjs
 
 run_vitest() {
   local runtime=$1
