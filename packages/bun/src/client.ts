@@ -6,7 +6,7 @@
  * @module
  */
 import type { TLSOptions } from "bun";
-import { type ClientOptions, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
+import { type ClientOptions, connectTarget, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
@@ -75,12 +75,12 @@ function isOptions(value: unknown): value is WebSocketOptions {
  * the attempt and closes the socket.
  */
 export async function openSocket(url: URL, tls: TLSOptions | undefined, signal: AbortSignal): Promise<SocketTransport> {
-  const secure = url.protocol === "wss:";
+  const { host, port, secure } = connectTarget(url);
   signal.throwIfAborted();
   const transport = new SocketTransport();
   const connecting = Bun.connect<SocketTransport | undefined>({
-    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: Number(url.port || (secure ? 443 : 80)),
+    hostname: host,
+    port,
     tls: secure ? (tls ?? true) : undefined,
     allowHalfOpen: true,
     data: transport,

@@ -18,7 +18,7 @@
  */
 
 import type { Socket, SocketHandler } from "bun";
-import type { Transport } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport } from "@wsstream/core";
 
 /** Options of {@link SocketTransport}. */
 export interface SocketTransportOptions {
@@ -39,7 +39,6 @@ export type TransportSocket = Socket<SocketTransport | undefined>;
 /** A socket whose `data` is its {@link SocketStreams} (`undefined` until a server's `open`). */
 export type StreamSocket = Socket<SocketStreams | undefined>;
 
-const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
 
 const noop = (): void => {};
 
@@ -158,10 +157,8 @@ export class SocketTransport implements Transport {
   #ending: Promise<void> | undefined;
 
   constructor(options: SocketTransportOptions = {}) {
-    const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
-    if (!(highWaterMark > 0)) {
-      throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
-    }
+    const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
+    checkReadBufferSize(highWaterMark);
     this.#highWaterMark = highWaterMark;
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
@@ -394,10 +391,8 @@ export class SocketStreams {
   readonly #transport: SocketTransport;
 
   constructor(options: SocketStreamsOptions = {}) {
-    const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
-    if (!(highWaterMark > 0)) {
-      throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
-    }
+    const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
+    checkReadBufferSize(highWaterMark);
     // The transport reads ahead one chunk at most: the readable's queue is the read-ahead.
     const transport = new SocketTransport({ readableHighWaterMark: 1 });
     this.#transport = transport;

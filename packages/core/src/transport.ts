@@ -92,7 +92,7 @@ export function transportToStreams(transport: Transport, options: { readonly rea
         else controller.enqueue(chunk);
       },
       cancel(reason) {
-        transport.destroy(reason);
+        transport.destroy(reason ?? new Error("The readable side was cancelled"));
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark }),
@@ -100,7 +100,7 @@ export function transportToStreams(transport: Transport, options: { readonly rea
   const writable = new WritableStream<Uint8Array>({
     write: (chunk) => transport.write([chunk]),
     close: () => transport.end(),
-    abort: (reason) => transport.destroy(reason),
+    abort: (reason) => transport.destroy(reason ?? new Error("The writable side was aborted")),
   });
   return { readable, writable };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type ClientOptions, type Transport, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
+import { type ClientOptions, connectTarget, type Transport, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
 import { connTransport } from "./socket.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
@@ -81,12 +81,10 @@ function isOptions(value: unknown): value is WebSocketOptions {
  * handshake itself happens with the first read or write.
  */
 export async function openSocket(url: URL, tls: Deno.StartTlsOptions | undefined, signal: AbortSignal): Promise<Transport> {
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const secure = url.protocol === "wss:";
-  const port = Number(url.port || (secure ? 443 : 80));
+  const { host: hostname, port, secure, alpnProtocols } = connectTarget(url);
   const tcp = await Deno.connect({ hostname, port, signal });
   tcp.setNoDelay(true);
-  const conn = secure ? await Deno.startTls(tcp, { hostname, alpnProtocols: ["http/1.1"], ...tls }) : tcp;
+  const conn = secure ? await Deno.startTls(tcp, { hostname, alpnProtocols: [...alpnProtocols], ...tls }) : tcp;
   if (signal.aborted) {
     conn.close();
     throw signal.reason;

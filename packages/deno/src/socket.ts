@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Transport } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, transportToStreams } from "@wsstream/core";
 
 /** Options for {@link connTransport}. */
 export interface ConnTransportOptions {
@@ -91,8 +91,6 @@ export interface SocketStreams {
   readonly writable: WritableStream<Uint8Array>;
 }
 
-const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
-
 /**
  * Turns a connection into a {@link SocketStreams} pair, built on {@link connTransport} (prefer
  * that where a `Transport` will do: it saves the two streams). The streams own the connection
@@ -113,35 +111,9 @@ const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024;
  * ```
  */
 export function socketToStreams(conn: Deno.Conn, options: SocketStreamsOptions = {}): SocketStreams {
-  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK;
-  if (!(highWaterMark > 0)) {
-    throw new RangeError(`readableHighWaterMark must be a positive number: ${highWaterMark}`);
-  }
-  return transportToStreams(connTransport(conn, options), highWaterMark);
-}
-
-/**
- * Web Streams over a {@link Transport}: one `read()` per `pull()`, so the transport is read only
- * while the readable's queue is below `highWaterMark` (and exceeds it by one read at most).
- */
-function transportToStreams(transport: Transport, highWaterMark: number): SocketStreams {
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const chunk = await transport.read();
-        if (chunk === null) controller.close();
-        else controller.enqueue(chunk);
-      },
-      cancel: (reason) => transport.destroy(reason ?? new Error("The readable side was cancelled")),
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark }),
-  );
-  const writable = new WritableStream<Uint8Array>({
-    write: (chunk) => transport.write([chunk]),
-    close: () => transport.end(),
-    abort: (reason) => transport.destroy(reason ?? new Error("The writable side was aborted")),
-  });
-  return { readable, writable };
+  const readableHighWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
+  checkReadBufferSize(readableHighWaterMark);
+  return transportToStreams(connTransport(conn, options), { readableHighWaterMark });
 }
 
 /** A write's completion, placed in the queue after its last chunk. */
