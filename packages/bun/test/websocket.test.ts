@@ -4,24 +4,10 @@
  * callbacks, not to listeners, so each of its sockets is seen through a small event shim.
  */
 import type { ServerWebSocket } from "bun";
-import { type AnySocket, defineWebSocketSuite, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
+import { type AnyServe, type AnySocket, defineWebSocketSuite, ourServerPeer, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
 import { serve, WebSocket, WebSocketError, WebSocketStream } from "../src/index.ts";
 
-const ours: ServerPeer = {
-  name: "wsstream",
-  ours: true,
-  async start(behaviour) {
-    const server = await serve({
-      api: "websocket",
-      upgrade: (request) => {
-        const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(/\s*,\s*/);
-        return behaviour.protocol !== undefined && offered.includes(behaviour.protocol) ? { protocol: behaviour.protocol } : undefined;
-      },
-      handler: (ws) => behaviour.onSocket(ws),
-    });
-    return { url: `ws://127.0.0.1:${server.port}`, close: () => server.close() };
-  },
-};
+const ours = ourServerPeer(serve as unknown as AnyServe);
 
 // A Bun.serve socket as an EventTarget-like AnySocket.
 class BunSocketShim extends EventTarget {

@@ -2,24 +2,10 @@
  * The shared WHATWG WebSocket suite on Deno: our client and server, with Deno's own WebSocket
  * client and `Deno.serve` + `Deno.upgradeWebSocket` as peers.
  */
-import { type AnySocket, defineWebSocketSuite, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
+import { type AnyServe, type AnySocket, defineWebSocketSuite, ourServerPeer, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
 import { serve, WebSocket, WebSocketError, WebSocketStream } from "../src/index.ts";
 
-const ours: ServerPeer = {
-  name: "wsstream",
-  ours: true,
-  async start(behaviour) {
-    const server = await serve({
-      api: "websocket",
-      upgrade: (request) => {
-        const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(/\s*,\s*/);
-        return behaviour.protocol !== undefined && offered.includes(behaviour.protocol) ? { protocol: behaviour.protocol } : undefined;
-      },
-      handler: (ws) => behaviour.onSocket(ws),
-    });
-    return { url: `ws://127.0.0.1:${server.port}`, close: () => server.close() };
-  },
-};
+const ours = ourServerPeer(serve as unknown as AnyServe);
 
 const denoServe: ServerPeer = {
   name: "Deno.serve",

@@ -5,24 +5,10 @@
  */
 import { WebSocket as UndiciWebSocket } from "undici";
 import { WebSocket as WsClient, WebSocketServer } from "ws";
-import { type AnySocket, defineWebSocketSuite, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
+import { type AnyServe, type AnySocket, defineWebSocketSuite, ourServerPeer, type ServerPeer } from "../../test-suite/src/websocket-suite.ts";
 import { serve, WebSocket, WebSocketError, WebSocketStream } from "../src/index.ts";
 
-const ours: ServerPeer = {
-  name: "wsstream",
-  ours: true,
-  async start(behaviour) {
-    const server = await serve({
-      api: "websocket",
-      upgrade: (request) => {
-        const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(/\s*,\s*/);
-        return behaviour.protocol !== undefined && offered.includes(behaviour.protocol) ? { protocol: behaviour.protocol } : undefined;
-      },
-      handler: (ws) => behaviour.onSocket(ws),
-    });
-    return { url: `ws://127.0.0.1:${server.port}`, close: () => server.close() };
-  },
-};
+const ours = ourServerPeer(serve as unknown as AnyServe);
 
 const ws: ServerPeer = {
   name: "ws",

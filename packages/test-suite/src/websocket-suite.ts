@@ -57,6 +57,32 @@ export interface StreamApi {
   readonly WebSocketError: new (message?: string, init?: { closeCode?: number; reason?: string }) => Error;
 }
 
+/** An adapter's `serve()`, as far as {@link ourServerPeer} needs it. */
+export type AnyServe = (options: {
+  api: "websocket";
+  upgrade: (request: Request) => { protocol: string } | undefined;
+  handler: (ws: AnySocket) => void;
+}) => Promise<{ readonly port: number; close(): Promise<void> }>;
+
+/** Our server as a peer: `serve({ api: "websocket" })` of the adapter under test. */
+export function ourServerPeer(serve: AnyServe): ServerPeer {
+  return {
+    name: "wsstream",
+    ours: true,
+    async start(behaviour) {
+      const server = await serve({
+        api: "websocket",
+        upgrade: (request) => {
+          const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(/\s*,\s*/);
+          return behaviour.protocol !== undefined && offered.includes(behaviour.protocol) ? { protocol: behaviour.protocol } : undefined;
+        },
+        handler: (ws) => behaviour.onSocket(ws),
+      });
+      return { url: `ws://127.0.0.1:${server.port}`, close: () => server.close() };
+    },
+  };
+}
+
 const WAIT = 10_000;
 
 function within<T>(promise: Promise<T>, what: string, ms = WAIT): Promise<T> {
