@@ -1,16 +1,17 @@
 /**
  * A Node [`net.Socket`](https://nodejs.org/api/net.html#class-netsocket) (or a
- * [`tls.TLSSocket`](https://nodejs.org/api/tls.html#class-tlstlssocket)) as a pair of Web Streams
- * of bytes, with backpressure in both directions: the socket is
- * [paused](https://nodejs.org/api/stream.html#readablepause) while the readable's queue is full,
- * and a write resolves only once the socket has accepted the bytes
- * ([`'drain'`](https://nodejs.org/api/stream.html#event-drain)).
+ * [`tls.TLSSocket`](https://nodejs.org/api/tls.html#class-tlstlssocket)) as a core `Transport`
+ * (`socketTransport`), with backpressure in both directions: the socket is
+ * [paused](https://nodejs.org/api/stream.html#readablepause) while its read buffer is full, and a
+ * write resolves only once the socket has accepted the bytes
+ * ([`'drain'`](https://nodejs.org/api/stream.html#event-drain)). `socketToStreams` gives Web
+ * Streams over that transport (built by core's `transportToStreams`).
  *
  * @module
  */
 
 import type { Socket } from "node:net";
-import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, transportToStreams } from "@wsstream/core";
 
 /** Options for {@link socketToStreams}. */
 export interface SocketStreamsOptions {
@@ -72,21 +73,16 @@ export interface SocketStreams {
  * ```
  */
 export function socketToStreams(socket: Socket, options: SocketStreamsOptions = {}): SocketStreams {
-  const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
-  checkReadBufferSize(highWaterMark);
-  const life = new SocketLife(socket);
-  const cork = new TickCork(socket);
-  return {
-    readable: createReadable(socket, life, highWaterMark),
-    writable: createWritable(socket, life, cork),
-    writeBatch: (chunks) => writeBatch(socket, life, cork, chunks),
-  };
+  const transport = socketTransport(socket, options);
+  // The socket reads ahead its own bounded buffer; the readable queues none of its own.
+  const { readable, writable } = transportToStreams(transport, { readableHighWaterMark: 1 });
+  return { readable, writable, writeBatch: (chunks) => transport.write(chunks) };
 }
 
 /**
- * The socket as a core {@link Transport}: the same pause/resume, cork and drain handling as
- * {@link socketToStreams} without the two Web Streams, which saves their cost per chunk and per
- * connection. This is what `serve()`, `handleUpgrade()` and `WebSocketStream` use.
+ * The socket as a core {@link Transport}: pause/resume at the read buffer's high-water mark,
+ * writes corked per tick, and drain handling, without Web Streams (so without their cost per
+ * chunk and per connection); {@link socketToStreams} is built on it. This is what `serve()`, `handleUpgrade()` and `WebSocketStream` use.
  */
 export function socketTransport(socket: Socket, options: SocketStreamsOptions = {}): Transport {
   const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
@@ -316,89 +312,7 @@ class Deferred {
   }
 }
 
-/**
- * The read side: flowing `'data'` into the controller, pausing the socket when the queue is full
- * and resuming it on `pull()`.
- */
-function createReadable(socket: Socket, life: SocketLife, highWaterMark: number): ReadableStream<Uint8Array> {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let paused = false;
-  let done = false;
-
-  const onData = (chunk: Buffer): void => {
-    // A view of the same bytes (Node gives every read its own ArrayBuffer), so consumers get a
-    // plain Uint8Array whose `slice()` copies, as everywhere else.
-    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    if ((controller.desiredSize ?? 0) <= 0) {
-      paused = true;
-      socket.pause();
-    }
-  };
-  const finish = (end: (c: ReadableStreamDefaultController<Uint8Array>) => void): void => {
-    if (done) return;
-    done = true;
-    socket.off("data", onData);
-    end(controller);
-  };
-  const onEnd = (): void => finish((c) => c.close());
-  const onError = (error: unknown): void => finish((c) => c.error(error));
-
-  return new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-        if (socket.readableEnded) return onEnd();
-        if (life.closed) return onError(life.closedError);
-        socket.on("data", onData);
-        socket.on("end", onEnd);
-        socket.on("error", onError);
-        life.onClose(() => onError(life.closedError));
-        socket.resume(); // in case someone paused it before handing it over
-      },
-      pull() {
-        if (!paused) return;
-        paused = false;
-        socket.resume();
-      },
-      cancel(reason) {
-        done = true;
-        socket.off("data", onData);
-        life.destroy(reason, "The readable side was cancelled");
-      },
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark }),
-  );
-}
-
-/**
- * The write side: `socket.write()` directly, waiting only when it returns `false`. The queue
- * holds one chunk, so `writer.ready` tracks the socket's own buffer.
- */
-function createWritable(socket: Socket, life: SocketLife, cork: TickCork): WritableStream<Uint8Array> {
-  return new WritableStream<Uint8Array>({
-    start(controller) {
-      life.onClose(() => {
-        if (!socket.writableFinished) controller.error(life.closedError);
-      });
-    },
-    write(chunk) {
-      // Returning undefined (not a promise) when the socket took the bytes saves a promise per
-      // chunk; the stream treats it as a write that already succeeded.
-      cork.cork();
-      if (socket.write(chunk)) return undefined;
-      return life.waitForDrain();
-    },
-    close() {
-      if (!socket.writableEnded) socket.end();
-      return life.waitForFinish();
-    },
-    abort(reason) {
-      life.destroy(reason, "The writable side was aborted");
-    },
-  });
-}
-
-/** {@link SocketStreams.writeBatch}: the chunks written under the tick's cork. */
+/** The chunks written under the tick's cork (a transport write). */
 function writeBatch(
   socket: Socket,
   life: SocketLife,
