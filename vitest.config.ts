@@ -16,7 +16,7 @@ export default defineConfig({
       "packages/core/test/**/*.test.ts",
       "packages/zlib/test/**/*.test.ts",
       `packages/${runtime}/test/**/*.test.ts`,
-      ...(runtime === "node" ? ["packages/test-suite/test/**/*.test.ts", "packages/cli/test/**/*.test.ts"] : []),
+      ...(runtime === "node" ? ["packages/test-suite/test/**/*.test.ts", "packages/cli/test/**/*.test.ts", "packages/browser/test/**/*.test.ts"] : []),
     ],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -1,6 +1,6 @@
 /**
- * A chat room: a `node:http` server that serves one page at `/` and upgrades `/chat` with
- * `handleUpgrade()`. Every text message a member sends goes to every open connection, the sender
+ * A chat room: a `node:http` server that serves one page at `/` (and `@wsstream/browser`, the
+ * page's `WebSocketStream`, at `/wsstream/`) and upgrades `/chat` with `handleUpgrade()`. Every text message a member sends goes to every open connection, the sender
  * included. Run it with `pnpm demo` and open the printed URL in two tabs.
  *
  * `PORT` (default 8080, 0 picks a free one) and `HOST` (default 127.0.0.1) choose where it
@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { handleUpgrade, type WebSocketStreamBase } from "@wsstream/node";
+import { browserModule } from "./browser-module.ts";
 
 /** Messages over this many bytes close the sender's connection with 1009. */
 const MAX_MESSAGE_BYTES = 4096;
@@ -101,6 +102,12 @@ function onRequest(request: IncomingMessage, response: ServerResponse): void {
       "Cache-Control": "no-store",
     });
     response.end(request.method === "HEAD" ? undefined : page);
+  } else if (pathname.startsWith("/wsstream/") && request.method === "GET") {
+    // The page's WebSocketStream: @wsstream/browser, from its sources.
+    browserModule(pathname.slice("/wsstream/".length)).then((code) => {
+      if (code === undefined) response.writeHead(404, { "Content-Type": "text/plain" }).end("Not Found\n");
+      else response.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-store" }).end(code);
+    }, () => response.writeHead(500).end());
   } else if (pathname === "/chat") {
     response.writeHead(426, { Upgrade: "websocket", "Content-Type": "text/plain" }).end("Connect with a WebSocket\n");
   } else {

@@ -5,7 +5,9 @@
 //    `publishConfig`), then lint each tarball with publint and @arethetypeswrong/cli.
 // 2. In a fresh folder outside the repository, install the tarballs with plain npm and run the
 //    smoke program (smoke.mjs, smoke.cjs, exchange.mjs): under Node as ESM and through require(),
-//    under Bun, and under Deno from node_modules.
+//    under Bun, and under Deno from node_modules; then again with @wsstream/browser's
+//    WebSocketStream as the client, which each runtime's export condition maps to its adapter;
+//    then the installed `wsstream` command.
 // 3. Copy each package that has a JSR manifest (deno.json with a name) into a Deno workspace in
 //    another fresh folder, run `deno publish --dry-run`, and run the smoke program there, where
 //    `@wsstream/deno` resolves through the manifests alone.
@@ -80,11 +82,14 @@ try {
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "smoke", private: true, type: "module" }));
   run("npm", ["install", "--no-audit", "--no-fund", ...readdirSync(tarballs).map((t) => join(tarballs, t))], app);
-  for (const file of ["exchange.mjs", "smoke.mjs", "smoke.cjs"]) cpSync(join(here, file), join(app, file));
+  for (const file of ["exchange.mjs", "smoke.mjs", "smoke.cjs", "smoke-isomorphic.mjs"]) cpSync(join(here, file), join(app, file));
   run("node", ["smoke.mjs"], app);
   run("node", ["smoke.cjs"], app);
   run(join(bin, "bun"), ["smoke.mjs"], app);
   run(join(bin, "deno"), ["run", "--allow-net", "--allow-read", "--allow-env", "smoke.mjs"], app);
+  run("node", ["smoke-isomorphic.mjs"], app);
+  run(join(bin, "bun"), ["smoke-isomorphic.mjs"], app);
+  run(join(bin, "deno"), ["run", "--allow-net", "--allow-read", "--allow-env", "smoke-isomorphic.mjs"], app);
   await cliExchange(join(app, "node_modules/.bin/wsstream"), app);
 
   // 3. The JSR manifests: a Deno workspace of the packages that have one, as JSR would get them.

@@ -62,7 +62,7 @@ async function refusedUpgrade(url: string, options: ConstructorParameters<typeof
 }
 
 describe("examples/chat/server.ts", () => {
-  it("prints the bound port, serves the page at / and 404 elsewhere", async () => {
+  it("prints the bound port, serves the page at / with its WebSocketStream module, and 404 elsewhere", async () => {
     const { example, port } = await startChat();
     expect(example.output()).toBe(`chat on http://127.0.0.1:${port}\n`);
     const page = await within(5000, "the page", fetch(`http://127.0.0.1:${port}/`));
@@ -70,8 +70,13 @@ describe("examples/chat/server.ts", () => {
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     const html = await within(5000, "the page body", page.text());
     expect(html).toMatch(/^<!doctype html>/i);
-    expect(html).toContain("new WebSocket(url)");
+    expect(html).toContain('import { WebSocketStream } from "/wsstream/index.js"');
+    expect(html).toContain("new WebSocketStream(url)");
     expect(html).toContain('new URL("/chat", location.href)');
+    const module = await within(5000, "the module", fetch(`http://127.0.0.1:${port}/wsstream/index.js`));
+    expect(module.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(await within(5000, "the module body", module.text())).toMatch(/export const WebSocketStream =/);
+    expect((await within(5000, "the missing module", fetch(`http://127.0.0.1:${port}/wsstream/node.js`))).status).toBe(404);
     expect((await within(5000, "the 404", fetch(`http://127.0.0.1:${port}/nothing-here`))).status).toBe(404);
     expect((await within(5000, "the 426", fetch(`http://127.0.0.1:${port}/chat`))).status).toBe(426);
   });
