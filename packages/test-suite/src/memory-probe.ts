@@ -23,3 +23,4 @@ setInterval(() => {
   collect();
   console.log(`heap ${heapUsed()}`);
 }, 250);
+export {};
