@@ -86,13 +86,15 @@ export class WebSocketBase extends EventTarget {
       urlOrEndpoint.attach(owner);
     } else {
       const offered = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
+      let target: URL;
       try {
-        webSocketUrl(urlOrEndpoint);
+        target = webSocketUrl(urlOrEndpoint);
         checkProtocols(offered);
       } catch (error) {
         throw new DOMException(error instanceof Error ? error.message : String(error), "SyntaxError");
       }
-      this.#endpoint = Endpoint.connect(urlOrEndpoint, transport!, { ...options, protocols: offered }, owner);
+      // `url` is the parsed URL (http: and https: as ws: and wss:) from the start, as the spec says.
+      this.#endpoint = Endpoint.connect(target, transport!, { ...options, protocols: offered }, owner);
     }
     endpoints.set(this, this.#endpoint);
   }

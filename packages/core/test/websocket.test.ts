@@ -199,7 +199,6 @@ describe("WebSocket (WHATWG) over an in-memory transport", () => {
     const { client } = await socketPair();
     const [other] = memoryPair();
     const https = new WebSocketBase("https://test.invalid/x", undefined, other);
-    await settle();
     expect(https.url).toBe("wss://test.invalid/x");
     https.close();
     client.close();
