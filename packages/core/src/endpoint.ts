@@ -82,9 +82,6 @@ export interface EndpointOwner {
   onPong?(data: Uint8Array): void;
 }
 
-/** The endpoint behind each interface object, for the server's own use (1001 on shutdown, 1011 when a handler fails). */
-export const endpoints: WeakMap<object, Endpoint> = new WeakMap();
-
 /** A transport to open for a client: the transport, or a function of the URL that opens it. */
 export type TransportSource = TransportLike | Promise<TransportLike> | ((url: URL, signal: AbortSignal) => TransportLike | Promise<TransportLike>);
 
@@ -119,7 +116,8 @@ export class Endpoint {
   #paused = false;
   #resumeReading: (() => void) | undefined;
   #flushScheduled = false;
-  readonly #flushCallback = (): void => this.#flush();
+  // Made when first needed: an idle connection never schedules a flush.
+  #flushCallback: (() => void) | undefined;
   // Messages being decoded by extensions, in arrival order; events after them wait.
   #decoding: Promise<void> | undefined;
   // Messages being encoded by extensions, in send order; a Close waits for them.
@@ -422,6 +420,7 @@ export class Endpoint {
 
   #opened(): void {
     this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
     this.#enter("open");
     this.#startKeepalive();
   }
@@ -583,7 +582,7 @@ export class Endpoint {
       this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      this.#schedule(this.#flushCallback);
+      this.#schedule((this.#flushCallback ??= () => this.#flush()));
     }
   }
 

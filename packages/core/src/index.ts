@@ -142,4 +142,5 @@ export {
   type WebSocketStreamOpen,
   type WebSocketStreamOptions,
 } from "./websocket-stream.ts";
-export { type BinaryType, CloseEvent, type WebSocketData, WebSocketBase, type WebSocketOptions } from "./websocket.ts";
+export { CloseEvent, type EventListenerLike, type ListenerOptions, MessageEvent, WebSocketEvent, WebSocketEventTarget } from "./event-target.ts";
+export { type BinaryType, type WebSocketData, WebSocketBase, type WebSocketOptions } from "./websocket.ts";

@@ -15,7 +15,6 @@ import {
   Endpoint,
   type EndpointOptions,
   type EndpointOwner,
-  endpoints,
   type OpenInfo,
   type TransportSource,
 } from "./endpoint.ts";
@@ -91,7 +90,6 @@ export class WebSocketStreamBase {
       this.#endpoint = Endpoint.connect(urlOrEndpoint, transport!, options, owner);
       owner.endpoint = this.#endpoint;
     }
-    endpoints.set(this, this.#endpoint);
   }
 
   /** The request URL (client) or the URL the client asked for (server). */

@@ -12,12 +12,12 @@ import {
   type CloseResult,
   Endpoint,
   type EndpointOwner,
-  endpoints,
   type OpenInfo,
   type TransportSource,
 } from "./endpoint.ts";
 import { WebSocketError } from "./errors.ts";
 import { checkProtocols, webSocketUrl } from "./handshake.ts";
+import { CloseEvent, type EventListenerLike, MessageEvent, WebSocketEvent, WebSocketEventTarget } from "./event-target.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
 
 /** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
@@ -29,20 +29,7 @@ export type WebSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
 /** `binaryType`: how binary messages are delivered. */
 export type BinaryType = "blob" | "arraybuffer";
 
-/** The `close` event: `code`, `reason`, `wasClean` (the WHATWG `CloseEvent`, on every runtime). */
-export class CloseEvent extends Event {
-  readonly code: number;
-  readonly reason: string;
-  readonly wasClean: boolean;
-  constructor(type: string, init: { code?: number; reason?: string; wasClean?: boolean } = {}) {
-    super(type);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? "";
-    this.wasClean = init.wasClean ?? false;
-  }
-}
-
-type Handler<E extends Event> = ((this: WebSocketBase, event: E) => unknown) | null;
+type Handler<E extends WebSocketEvent> = ((this: WebSocketBase, event: E) => unknown) | null;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -54,7 +41,7 @@ const CLOSED = 3;
  * subclass it (`new WebSocket(url, protocols, options)`); a server gets one per accepted
  * connection when its handler asks for this interface.
  */
-export class WebSocketBase extends EventTarget {
+export class WebSocketBase extends WebSocketEventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -66,7 +53,10 @@ export class WebSocketBase extends EventTarget {
   readonly #endpoint: Endpoint;
   readonly #owner: SocketOwner;
   #binaryType: BinaryType = "blob";
-  readonly #handlers = new Map<string, Handler<Event>>();
+  #onopen: Handler<WebSocketEvent> = null;
+  #onmessage: Handler<MessageEvent> = null;
+  #onerror: Handler<WebSocketEvent> = null;
+  #onclose: Handler<CloseEvent> = null;
 
   /**
    * Opens a client connection to `url` (`ws:`, `wss:`, or `http:`/`https:` taken as those)
@@ -83,6 +73,7 @@ export class WebSocketBase extends EventTarget {
     this.#owner = owner;
     if (urlOrEndpoint instanceof Endpoint) {
       this.#endpoint = urlOrEndpoint;
+      owner.endpoint = urlOrEndpoint;
       urlOrEndpoint.attach(owner);
     } else {
       const offered = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
@@ -94,9 +85,8 @@ export class WebSocketBase extends EventTarget {
         throw new DOMException(error instanceof Error ? error.message : String(error), "SyntaxError");
       }
       // `url` is the parsed URL (http: and https: as ws: and wss:) from the start, as the spec says.
-      this.#endpoint = Endpoint.connect(target, transport!, { ...options, protocols: offered }, owner);
+      this.#endpoint = owner.endpoint = Endpoint.connect(target, transport!, { ...options, protocols: offered }, owner);
     }
-    endpoints.set(this, this.#endpoint);
   }
 
   /** The URL: the one connected to (client), or the one the client asked for (server). */
@@ -156,41 +146,53 @@ export class WebSocketBase extends EventTarget {
     this.#owner.close(code, reason ?? "");
   }
 
-  get onopen(): Handler<Event> {
-    return this.#handlers.get("open") ?? null;
+  get onopen(): Handler<WebSocketEvent> {
+    return this.#onopen;
   }
-  set onopen(handler: Handler<Event>) {
-    this.#setHandler("open", handler);
+  set onopen(handler: Handler<WebSocketEvent>) {
+    this.#onopen = typeof handler === "function" ? handler : null;
+    this.setAttributeHandler("open");
   }
   get onmessage(): Handler<MessageEvent> {
-    return (this.#handlers.get("message") as Handler<MessageEvent>) ?? null;
+    return this.#onmessage;
   }
   set onmessage(handler: Handler<MessageEvent>) {
-    this.#setHandler("message", handler as Handler<Event>);
+    this.#onmessage = typeof handler === "function" ? handler : null;
+    this.setAttributeHandler("message");
   }
-  get onerror(): Handler<Event> {
-    return this.#handlers.get("error") ?? null;
+  get onerror(): Handler<WebSocketEvent> {
+    return this.#onerror;
   }
-  set onerror(handler: Handler<Event>) {
-    this.#setHandler("error", handler);
+  set onerror(handler: Handler<WebSocketEvent>) {
+    this.#onerror = typeof handler === "function" ? handler : null;
+    this.setAttributeHandler("error");
   }
   get onclose(): Handler<CloseEvent> {
-    return (this.#handlers.get("close") as Handler<CloseEvent>) ?? null;
+    return this.#onclose;
   }
   set onclose(handler: Handler<CloseEvent>) {
-    this.#setHandler("close", handler as Handler<Event>);
+    this.#onclose = typeof handler === "function" ? handler : null;
+    this.setAttributeHandler("close");
   }
 
-  // An event handler attribute: one listener, added when first set, that calls the current value.
-  #setHandler(type: string, handler: Handler<Event>): void {
-    const value = typeof handler === "function" ? handler : null;
-    if (!this.#handlers.has(type)) {
-      this.addEventListener(type, (event) => {
-        const current = this.#handlers.get(type);
-        if (typeof current === "function") current.call(this, event);
-      });
+  protected override attributeHandler(type: string): EventListenerLike<never> | null {
+    switch (type) {
+      case "open":
+        return this.#onopen;
+      case "message":
+        return this.#onmessage;
+      case "error":
+        return this.#onerror;
+      case "close":
+        return this.#onclose;
+      default:
+        return null;
     }
-    this.#handlers.set(type, value);
+  }
+
+  /** @internal Whether anyone hears `type`: an event nobody hears is not built. */
+  hears(type: string): boolean {
+    return this.hasListeners(type);
   }
 
   /** @internal */
@@ -206,6 +208,7 @@ for (const [name, value] of [["CONNECTING", CONNECTING], ["OPEN", OPEN], ["CLOSI
 // The endpoint's owner for one WebSocket: the events, the send queue behind Blobs, readyState.
 class SocketOwner implements EndpointOwner {
   readonly #ws: WebSocketBase;
+  endpoint!: Endpoint;
   // close() was called: CLOSING from now on, whatever the endpoint's phase.
   #closeRequested = false;
   #ended = false;
@@ -220,7 +223,7 @@ class SocketOwner implements EndpointOwner {
 
   readyState(): number {
     if (this.#ended) return CLOSED;
-    const state = endpoints.get(this.#ws)?.readyState ?? CONNECTING;
+    const state = this.endpoint.readyState;
     // CLOSED only once the close event is dispatched.
     if (state === CLOSED) return CLOSING;
     return this.#closeRequested && state < CLOSING ? CLOSING : state;
@@ -228,10 +231,12 @@ class SocketOwner implements EndpointOwner {
 
   onOpen(_info: OpenInfo): void {
     if (this.#closeRequested) return;
-    this.#ws.dispatchEvent(new Event("open"));
+    this.#ws.dispatchEvent(new WebSocketEvent("open"));
   }
 
   onMessage(data: string | Uint8Array): void {
+    const ws = this.#ws;
+    if (!ws.hears("message")) return;
     let value: string | ArrayBuffer | Blob;
     if (typeof data === "string") value = data;
     else if (this.#ws.binaryTypeValue === "arraybuffer") value = toArrayBuffer(data);
@@ -242,7 +247,7 @@ class SocketOwner implements EndpointOwner {
 
   onClosing(): void {
     // Events are dispatched synchronously, so every message before the Close was delivered.
-    endpoints.get(this.#ws)!.drained();
+    this.endpoint.drained();
   }
 
   onClose(result: CloseResult): void {
@@ -251,13 +256,13 @@ class SocketOwner implements EndpointOwner {
     queueMicrotask(() => {
       this.#ended = true;
       this.#queue = undefined;
-      if (!result.wasClean) this.#ws.dispatchEvent(new Event("error"));
+      if (!result.wasClean) this.#ws.dispatchEvent(new WebSocketEvent("error"));
       this.#ws.dispatchEvent(new CloseEvent("close", { wasClean: result.wasClean, code: result.code, reason: result.reason }));
     });
   }
 
   send(data: WebSocketData): void {
-    const endpoint = endpoints.get(this.#ws)!;
+    const endpoint = this.endpoint;
     if (endpoint.phase === "connecting" && !this.#closeRequested) {
       throw new DOMException("Cannot send: the connection is still opening", "InvalidStateError");
     }
@@ -280,7 +285,7 @@ class SocketOwner implements EndpointOwner {
   }
 
   close(code: number | undefined, reason: string): void {
-    const endpoint = endpoints.get(this.#ws)!;
+    const endpoint = this.endpoint;
     if (this.#closeRequested || this.#ended) return;
     this.#closeRequested = true;
     if (this.#queue !== undefined) this.#queue.push({ code, reason });
@@ -289,7 +294,7 @@ class SocketOwner implements EndpointOwner {
 
   // Reads each Blob in turn and sends everything queued after it, in order.
   async #drainQueue(): Promise<void> {
-    const endpoint = endpoints.get(this.#ws)!;
+    const endpoint = this.endpoint;
     while (this.#queue !== undefined && this.#queue.length > 0) {
       const item = this.#queue[0]!;
       let data: string | Uint8Array | undefined;
