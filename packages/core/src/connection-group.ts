@@ -132,25 +132,40 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
 
   // The transport, forgotten once destroyed.
   #track(inner: Transport): Transport {
-    const transports = this.#transports;
-    const transport: Transport = {
-      read: () => inner.read(),
-      write: (chunks) => inner.write(chunks),
-      end: () => inner.end(),
-      destroy: (reason) => {
-        transports.delete(transport);
-        inner.destroy(reason);
-      },
-    };
-    transports.add(transport);
+    const transport = new TrackedTransport(inner, this.#transports);
+    this.#transports.add(transport);
     return transport;
   }
 }
 
-/**
- * Runs a server's handler for an accepted connection; a throw or rejection closes the connection
- * with 1011. Nothing here keeps `request` alive once the handler has returned.
- */
+// A transport that leaves its group's set when destroyed (a class: no closures per connection).
+class TrackedTransport implements Transport {
+  readonly #inner: Transport;
+  readonly #group: Set<Transport>;
+
+  constructor(inner: Transport, group: Set<Transport>) {
+    this.#inner = inner;
+    this.#group = group;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.#inner.read();
+  }
+
+  write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
+    return this.#inner.write(chunks);
+  }
+
+  end(): Promise<void> {
+    return this.#inner.end();
+  }
+
+  destroy(reason?: unknown): void {
+    this.#group.delete(this);
+    this.#inner.destroy(reason);
+  }
+}
+
 function runHandler(
   handler: (ws: ServerWebSocket, request: Request) => void | Promise<void>,
   ws: ServerWebSocket,

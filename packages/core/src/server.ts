@@ -47,7 +47,10 @@ export class ServerConnection extends Connection {
     this.#parser = new RequestHeadParser(options);
   }
 
-  /** The validated upgrade request, once received. */
+  /**
+   * The validated upgrade request, from its arrival until it is answered: an answered one is
+   * dropped, so an open connection keeps none of its headers.
+   */
   get request(): UpgradeRequest | undefined {
     return this.#request;
   }
@@ -96,6 +99,7 @@ export class ServerConnection extends Connection {
       return;
     }
     this.#answered = true;
+    this.#request = undefined;
     this.#agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
     this.useExtensions(extensions);
     this.queueBytes(response);
@@ -110,6 +114,7 @@ export class ServerConnection extends Connection {
     this.#awaitingAnswer("reject");
     const response = rejectResponse(status, options);
     this.#answered = true;
+    this.#request = undefined;
     this.#early = [];
     this.queueBytes(response);
     this.abortHandshake();
