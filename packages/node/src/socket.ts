@@ -87,68 +87,83 @@ export function socketToStreams(socket: Socket, options: SocketStreamsOptions = 
 export function socketTransport(socket: Socket, options: SocketStreamsOptions = {}): Transport {
   const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
   checkReadBufferSize(highWaterMark);
-  const life = new SocketLife(socket);
-  const cork = new TickCork(socket);
-  const reads = new SocketReads(socket, life, highWaterMark);
-  return {
-    read: () => reads.read(),
-    write: (chunks) => (life.closed ? Promise.reject(life.closedError) : writeBatch(socket, life, cork, chunks)),
-    end: () => {
-      if (!socket.writableEnded) socket.end();
-      return life.waitForFinish();
-    },
-    destroy: (reason) => {
-      reads.stop();
-      life.destroy(reason, "The transport was destroyed");
-    },
-  };
+  return new SocketTransport(socket, highWaterMark);
+}
+
+const kTransport = Symbol("wsstream.transport");
+
+/** A socket driven by a {@link SocketTransport}: the socket's listeners find it here. */
+type OwnedSocket = Socket & { [kTransport]: SocketTransport };
+
+// The socket's listeners are shared by every socket (Node calls them with the socket as `this`),
+// so a connection costs no closures for them.
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  this[kTransport].received(chunk);
+}
+function onEnd(this: OwnedSocket): void {
+  this[kTransport].ended();
+}
+function onError(this: OwnedSocket, error: Error): void {
+  this[kTransport].failed(error);
+}
+function onDrain(this: OwnedSocket): void {
+  this[kTransport].drained();
+}
+function onFinish(this: OwnedSocket): void {
+  this[kTransport].finished();
+}
+function onClose(this: OwnedSocket): void {
+  this[kTransport].closed();
+}
+function uncork(transport: SocketTransport): void {
+  transport.uncork();
 }
 
 /**
- * The read side of {@link socketTransport}: chunks queue while nobody reads; past the high-water
- * mark the socket is paused until the queue drains.
+ * The transport over one socket. Reads: chunks queue while nobody reads; past the high-water
+ * mark the socket is paused until the queue drains. Writes: the socket is corked until the end of
+ * the tick, so the writes of one burst (a loop of awaited writes runs entirely in microtasks) leave
+ * in one `writev` system call; a burst ends by itself when `write()` returns `false`, and the
+ * writer waits for `'drain'`, which follows the uncork
+ * (see [`socket.cork()`](https://nodejs.org/api/stream.html#writablecork)). The `'drain'` and
+ * `'finish'` waits reject if the socket closes first.
  */
-class SocketReads {
-  readonly #socket: Socket;
-  readonly #life: SocketLife;
+class SocketTransport implements Transport {
+  readonly #socket: OwnedSocket;
   readonly #highWaterMark: number;
-  #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] | undefined;
   #queued = 0;
   #paused = false;
   #ended = false;
   #failed = false;
-  #waiting: { resolve: (chunk: Uint8Array | null) => void; reject: (error: unknown) => void } | undefined;
-  readonly #onData = (chunk: Buffer): void => {
-    // A plain view of the bytes (Node gives every read its own ArrayBuffer).
-    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const waiting = this.#waiting;
-    if (waiting !== undefined) {
-      this.#waiting = undefined;
-      waiting.resolve(view);
-      return;
-    }
-    this.#queue.push(view);
-    this.#queued += view.length;
-    if (this.#queued >= this.#highWaterMark && !this.#paused) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
-  };
+  #closed: boolean;
+  #corked = false;
+  #error: unknown = undefined;
+  #readResolve: ((chunk: Uint8Array | null) => void) | undefined;
+  #readReject: ((error: unknown) => void) | undefined;
+  #drain: Deferred | undefined;
+  #finish: Deferred | undefined;
 
-  constructor(socket: Socket, life: SocketLife, highWaterMark: number) {
-    this.#socket = socket;
-    this.#life = life;
+  constructor(socket: Socket, highWaterMark: number) {
+    const owned = socket as OwnedSocket;
+    owned[kTransport] = this;
+    this.#socket = owned;
     this.#highWaterMark = highWaterMark;
+    this.#closed = socket.destroyed;
     if (socket.readableEnded) this.#ended = true;
-    socket.on("data", this.#onData);
-    socket.on("end", () => this.#end());
-    socket.on("error", () => this.#fail());
-    life.onClose(() => this.#fail());
+    // Already closed without an end: reads fail at once.
+    if (this.#closed && !this.#ended) this.#failed = true;
+    socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("drain", onDrain);
+    socket.on("finish", onFinish);
+    socket.on("close", onClose);
     socket.resume(); // in case someone paused it before handing it over
   }
 
   read(): Promise<Uint8Array | null> {
-    const chunk = this.#queue.shift();
+    const chunk = this.#queue?.shift();
     if (chunk !== undefined) {
       this.#queued -= chunk.length;
       if (this.#paused && this.#queued < this.#highWaterMark) {
@@ -158,143 +173,122 @@ class SocketReads {
       return Promise.resolve(chunk);
     }
     if (this.#ended) return Promise.resolve(null);
-    if (this.#failed) return Promise.reject(this.#life.closedError);
+    if (this.#failed) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
+      this.#readResolve = resolve;
+      this.#readReject = reject;
     });
   }
 
-  stop(): void {
-    this.#socket.off("data", this.#onData);
-    this.#queue = [];
-    this.#queued = 0;
-  }
-
-  #end(): void {
-    this.#ended = true;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve(null);
-  }
-
-  // A close without an end (a reset, or destroy()) fails the reads that have nothing left.
-  #fail(): void {
-    if (this.#ended) return;
-    this.#failed = true;
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.reject(this.#life.closedError);
-  }
-}
-
-/**
- * Corks the socket until the current tick ends, so the writes of one burst (a loop of awaited
- * writes runs entirely in microtasks) leave in one `writev` system call instead of one each. A
- * burst ends by itself when the socket's buffer reaches its high-water mark: `write()` returns
- * `false` and the writer waits for `'drain'`, which follows the uncork.
- * See [`socket.cork()`](https://nodejs.org/api/stream.html#writablecork).
- */
-class TickCork {
-  readonly #socket: Socket;
-  #corked = false;
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#socket.uncork();
-  };
-
-  constructor(socket: Socket) {
-    this.#socket = socket;
-  }
-
-  /** Corks the socket, if not already, and schedules the uncork for the end of this tick. */
-  cork(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#socket.cork();
-    process.nextTick(this.#uncork);
-  }
-}
-
-/**
- * The socket's lifecycle as both streams see it: the first error, and the `'drain'` and
- * `'finish'` waits, which reject if the socket closes first.
- */
-class SocketLife {
-  readonly #socket: Socket;
-  #error: unknown = undefined;
-  #closed = false;
-  #drain: Deferred | undefined;
-  #finish: Deferred | undefined;
-  readonly #closeListeners: Array<() => void> = [];
-
-  constructor(socket: Socket) {
-    this.#socket = socket;
-    this.#closed = socket.destroyed;
-    socket.on("error", (error) => this.#recordError(error));
-    socket.on("drain", () => this.#settleDrain());
-    socket.on("finish", () => this.#settleFinish());
-    socket.on("close", () => this.#onClose());
-  }
-
-  /** Why the socket is gone: the socket's error, the local abort reason, or a plain close. */
-  get closedError(): unknown {
-    return this.#error ?? new Error("Socket closed before the end of the stream");
-  }
-
-  /** Whether the socket has closed or been destroyed. */
-  get closed(): boolean {
-    return this.#closed || this.#socket.destroyed;
-  }
-
-  /** Runs `listener` once the socket closes (at once if it already has). */
-  onClose(listener: () => void): void {
-    if (this.#closed) listener();
-    else this.#closeListeners.push(listener);
-  }
-
-  /** Destroys the socket; `reason` becomes the error the other stream reports. */
-  destroy(reason: unknown, message: string): void {
-    this.#recordError(reason instanceof Error ? reason : new Error(message, { cause: reason }));
-    this.#socket.destroy();
-  }
-
-  /** A promise for the next `'drain'`, shared by every writer waiting on it. */
-  waitForDrain(): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError);
+  write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
+    if (this.#isClosed()) return Promise.reject(this.#closedError());
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(uncork, this);
+    }
+    let accepted = true;
+    for (const chunk of chunks) accepted = socket.write(chunk);
+    if (accepted) return undefined;
     this.#drain ??= new Deferred();
     return this.#drain.promise;
   }
 
-  /** A promise for `'finish'` (everything written was flushed after `end()`). */
-  waitForFinish(): Promise<void> {
-    if (this.#socket.writableFinished) return Promise.resolve();
-    if (this.closed) return Promise.reject(this.closedError);
+  end(): Promise<void> {
+    const socket = this.#socket;
+    if (!socket.writableEnded) socket.end();
+    if (socket.writableFinished) return Promise.resolve();
+    if (this.#isClosed()) return Promise.reject(this.#closedError());
     this.#finish ??= new Deferred();
     return this.#finish.promise;
   }
 
-  #recordError(error: unknown): void {
-    this.#error ??= error;
+  destroy(reason?: unknown): void {
+    this.#socket.off("data", onData);
+    this.#queue = undefined;
+    this.#queued = 0;
+    this.#error ??= reason instanceof Error ? reason : new Error("The transport was destroyed", { cause: reason });
+    this.#socket.destroy();
   }
 
-  #settleDrain(): void {
+  /** @internal `'data'`: a plain view of the bytes (Node gives every read its own ArrayBuffer). */
+  received(chunk: Buffer): void {
+    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const resolve = this.#readResolve;
+    if (resolve !== undefined) {
+      this.#readResolve = this.#readReject = undefined;
+      resolve(view);
+      return;
+    }
+    (this.#queue ??= []).push(view);
+    this.#queued += view.length;
+    if (this.#queued >= this.#highWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** @internal `'end'`. */
+  ended(): void {
+    this.#ended = true;
+    const resolve = this.#readResolve;
+    this.#readResolve = this.#readReject = undefined;
+    resolve?.(null);
+  }
+
+  /** @internal `'error'`. */
+  failed(error: Error): void {
+    this.#error ??= error;
+    this.#failReads();
+  }
+
+  /** @internal `'drain'`. */
+  drained(): void {
     const drain = this.#drain;
     this.#drain = undefined;
     drain?.resolve();
   }
 
-  #settleFinish(): void {
+  /** @internal `'finish'`. */
+  finished(): void {
     const finish = this.#finish;
     this.#finish = undefined;
     finish?.resolve();
   }
 
-  #onClose(): void {
+  /** @internal `'close'`. */
+  closed(): void {
     this.#closed = true;
-    this.#drain?.reject(this.closedError);
-    this.#finish?.reject(this.closedError);
+    const error = this.#closedError();
+    this.#drain?.reject(error);
+    this.#finish?.reject(error);
     this.#drain = this.#finish = undefined;
-    for (const listener of this.#closeListeners.splice(0)) listener();
+    this.#failReads();
+  }
+
+  /** @internal The end of the tick's cork. */
+  uncork(): void {
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  // A close without an end (a reset, or destroy()) fails the reads that have nothing left.
+  #failReads(): void {
+    if (this.#ended) return;
+    this.#failed = true;
+    const reject = this.#readReject;
+    this.#readResolve = this.#readReject = undefined;
+    reject?.(this.#closedError());
+  }
+
+  #isClosed(): boolean {
+    return this.#closed || this.#socket.destroyed;
+  }
+
+  // Why the socket is gone: its error, the local destroy's reason, or a plain close.
+  #closedError(): unknown {
+    return this.#error ?? new Error("Socket closed before the end of the stream");
   }
 }
 
@@ -310,17 +304,4 @@ class Deferred {
       this.reject = reject;
     });
   }
-}
-
-/** The chunks written under the tick's cork (a transport write). */
-function writeBatch(
-  socket: Socket,
-  life: SocketLife,
-  cork: TickCork,
-  chunks: readonly Uint8Array[],
-): Promise<void> | undefined {
-  cork.cork();
-  let accepted = true;
-  for (const chunk of chunks) accepted = socket.write(chunk);
-  return accepted ? undefined : life.waitForDrain();
 }
