@@ -10,7 +10,7 @@
  * `node:net`, the handshake done by hand, 100 handshakes at a time), in its own process. Both
  * children start through bash with `ulimit -n` raised to the hard limit.
  *
- * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/memory.ts [--quick] [--connections 5000]
+ * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/memory.ts [--quick] [--connections 5000] [--only WebSocket,pipeTo]
  *
  * @module
  */
@@ -24,6 +24,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     connections: { type: "string" },
+    only: { type: "string" },
   },
 });
 const CONNECTIONS = Number(values.connections ?? (values.quick ? 500 : 5000));
@@ -90,6 +91,7 @@ interface Result {
   readonly spec: Spec;
   readonly before: NodeJS.MemoryUsage;
   readonly after: NodeJS.MemoryUsage;
+  readonly newSpace: readonly [number, number];
 }
 
 async function measure(spec: Spec): Promise<Result> {
@@ -101,13 +103,15 @@ async function measure(spec: Spec): Promise<Result> {
     await closeIdle(warm);
     await waitForOpen(server.stats, 0);
     await sleep(500);
-    const before = (await server.stats()).memory;
+    const beforeStats = await server.stats();
+    const before = beforeStats.memory;
     const idle = await openIdle(server.port, CONNECTIONS, spec.raw ?? false);
     await waitForOpen(server.stats, CONNECTIONS);
     await sleep(1000);
-    const after = (await server.stats()).memory;
+    const afterStats = await server.stats();
+    const after = afterStats.memory;
     await closeIdle(idle);
-    return { spec, before, after };
+    return { spec, before, after, newSpace: [beforeStats.newSpace, afterStats.newSpace] };
   } finally {
     await server.stop();
   }
@@ -118,7 +122,10 @@ const MiB = 1024 * KiB;
 
 async function main(): Promise<void> {
   const results: Result[] = [];
+  // --only a,b: the servers whose names contain one of these (ws always runs: the ratios need it).
+  const only = values.only?.split(",");
   for (const spec of SPECS) {
+    if (only !== undefined && spec.name !== "ws" && !only.some((part) => spec.name.includes(part))) continue;
     const result = await measure(spec);
     results.push(result);
     const rss = (result.after.rss - result.before.rss) / CONNECTIONS / KiB;
@@ -130,15 +137,15 @@ async function main(): Promise<void> {
     `\nMemory per idle connection: ${CONNECTIONS} connections open and idle, server measured after ` +
       "two forced GCs. KiB per connection (RSS before → after, MiB).",
   );
-  console.log("| server | RSS | RSS / ws | heap used | heap used / ws | external (ArrayBuffers) | RSS before → after |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  console.log("| server | RSS | RSS / ws | heap total | heap used | heap used / ws | external (ArrayBuffers) | RSS before → after | young generation before → after |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
   for (const r of results) {
     const ratio = (key: keyof NodeJS.MemoryUsage): string =>
       r === ws || r.spec.raw ? "" : `${(per(r, key) / per(ws, key)).toFixed(2)}x`;
     console.log(
-      `| ${r.spec.name} | ${per(r, "rss").toFixed(1)} | ${ratio("rss")} | ${per(r, "heapUsed").toFixed(1)} ` +
+      `| ${r.spec.name} | ${per(r, "rss").toFixed(1)} | ${ratio("rss")} | ${per(r, "heapTotal").toFixed(1)} | ${per(r, "heapUsed").toFixed(1)} ` +
         `| ${ratio("heapUsed")} | ${per(r, "external").toFixed(2)} (${per(r, "arrayBuffers").toFixed(2)}) ` +
-        `| ${(r.before.rss / MiB).toFixed(0)} → ${(r.after.rss / MiB).toFixed(0)} |`,
+        `| ${(r.before.rss / MiB).toFixed(0)} → ${(r.after.rss / MiB).toFixed(0)} | ${(r.newSpace[0] / MiB).toFixed(0)} → ${(r.newSpace[1] / MiB).toFixed(0)} |`,
     );
   }
 }

@@ -13,6 +13,7 @@ import { once } from "node:events";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { getHeapSpaceStatistics } from "node:v8";
 
 /** The repository root: children run from it so `--import tsx` resolves. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -69,6 +70,8 @@ export const TS_FLAGS = ["--import", "tsx", "--conditions=wsstream-source"] as c
 /** What a server reports about itself. */
 export interface ServerStats {
   readonly memory: NodeJS.MemoryUsage;
+  /** Bytes reserved by V8's young generation (both semi-spaces): it grows with the allocation rate, not with what is kept. */
+  readonly newSpace: number;
   /** `process.cpuUsage()`: user and system microseconds since the process started. */
   readonly cpu: NodeJS.CpuUsage;
   /** WebSocket (or TCP) connections open right now. */
@@ -207,6 +210,7 @@ export function serveControl(port: number, count: ConnectionCount): void {
     }
     const stats: ServerStats = {
       memory: process.memoryUsage(),
+      newSpace: getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0,
       cpu: process.cpuUsage(),
       open: count.open,
       accepted: count.accepted,
