@@ -25,6 +25,31 @@ export interface ListenerOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * What a WebSocket's listeners receive, as a shape: the DOM's own `Event` has it too, so code
+ * typed for the runtime's `WebSocket` accepts ours.
+ */
+export interface SocketEvent {
+  readonly type: string;
+  readonly target: object | null;
+  readonly currentTarget: object | null;
+  readonly timeStamp: number;
+  stopImmediatePropagation(): void;
+}
+
+/** The shape of a `message` event. */
+export interface SocketMessageEvent<T = any> extends SocketEvent {
+  readonly data: T;
+  readonly origin: string;
+}
+
+/** The shape of a `close` event. */
+export interface SocketCloseEvent extends SocketEvent {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
 const NONE = 0;
 const AT_TARGET = 2;
 
@@ -35,7 +60,7 @@ const now = (): number => (typeof performance === "undefined" ? Date.now() : per
  * dispatched), and the `Event` interface's members with their values for an event that neither
  * bubbles nor can be cancelled.
  */
-export class WebSocketEvent {
+export class WebSocketEvent implements SocketEvent {
   static readonly NONE = 0;
   static readonly CAPTURING_PHASE = 1;
   static readonly AT_TARGET = 2;
@@ -135,7 +160,7 @@ for (const [name, value] of [["NONE", 0], ["CAPTURING_PHASE", 1], ["AT_TARGET", 
 }
 
 /** The `message` event: `data` (a string, an `ArrayBuffer` or a `Blob`) and `origin`. */
-export class MessageEvent<T = unknown> extends WebSocketEvent {
+export class MessageEvent<T = any> extends WebSocketEvent implements SocketMessageEvent<T> {
   readonly data: T;
   readonly origin: string;
   readonly lastEventId = "";
@@ -152,7 +177,7 @@ export class MessageEvent<T = unknown> extends WebSocketEvent {
 const NO_PORTS: readonly never[] = Object.freeze([]);
 
 /** The `close` event: `code`, `reason`, `wasClean` (the WHATWG `CloseEvent`, on every runtime). */
-export class CloseEvent extends WebSocketEvent {
+export class CloseEvent extends WebSocketEvent implements SocketCloseEvent {
   readonly code: number;
   readonly reason: string;
   readonly wasClean: boolean;

@@ -142,5 +142,15 @@ export {
   type WebSocketStreamOpen,
   type WebSocketStreamOptions,
 } from "./websocket-stream.ts";
-export { CloseEvent, type EventListenerLike, type ListenerOptions, MessageEvent, WebSocketEvent, WebSocketEventTarget } from "./event-target.ts";
+export {
+  CloseEvent,
+  type EventListenerLike,
+  type ListenerOptions,
+  MessageEvent,
+  type SocketCloseEvent,
+  type SocketEvent,
+  type SocketMessageEvent,
+  WebSocketEvent,
+  WebSocketEventTarget,
+} from "./event-target.ts";
 export { type BinaryType, type WebSocketData, WebSocketBase, type WebSocketOptions } from "./websocket.ts";

@@ -17,7 +17,16 @@ import {
 } from "./endpoint.ts";
 import { WebSocketError } from "./errors.ts";
 import { checkProtocols, webSocketUrl } from "./handshake.ts";
-import { CloseEvent, type EventListenerLike, MessageEvent, WebSocketEvent, WebSocketEventTarget } from "./event-target.ts";
+import {
+  CloseEvent,
+  type EventListenerLike,
+  MessageEvent,
+  type SocketCloseEvent,
+  type SocketEvent,
+  type SocketMessageEvent,
+  WebSocketEvent,
+  WebSocketEventTarget,
+} from "./event-target.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
 
 /** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
@@ -29,7 +38,7 @@ export type WebSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
 /** `binaryType`: how binary messages are delivered. */
 export type BinaryType = "blob" | "arraybuffer";
 
-type Handler<E extends WebSocketEvent> = ((this: WebSocketBase, event: E) => unknown) | null;
+type Handler<E extends SocketEvent> = ((this: WebSocketBase, event: E) => unknown) | null;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -53,10 +62,10 @@ export class WebSocketBase extends WebSocketEventTarget {
   readonly #endpoint: Endpoint;
   readonly #owner: SocketOwner;
   #binaryType: BinaryType = "blob";
-  #onopen: Handler<WebSocketEvent> = null;
-  #onmessage: Handler<MessageEvent> = null;
-  #onerror: Handler<WebSocketEvent> = null;
-  #onclose: Handler<CloseEvent> = null;
+  #onopen: Handler<SocketEvent> = null;
+  #onmessage: Handler<SocketMessageEvent> = null;
+  #onerror: Handler<SocketEvent> = null;
+  #onclose: Handler<SocketCloseEvent> = null;
 
   /**
    * Opens a client connection to `url` (`ws:`, `wss:`, or `http:`/`https:` taken as those)
@@ -146,31 +155,31 @@ export class WebSocketBase extends WebSocketEventTarget {
     this.#owner.close(code, reason ?? "");
   }
 
-  get onopen(): Handler<WebSocketEvent> {
+  get onopen(): Handler<SocketEvent> {
     return this.#onopen;
   }
-  set onopen(handler: Handler<WebSocketEvent>) {
+  set onopen(handler: Handler<SocketEvent>) {
     this.#onopen = typeof handler === "function" ? handler : null;
     this.setAttributeHandler("open");
   }
-  get onmessage(): Handler<MessageEvent> {
+  get onmessage(): Handler<SocketMessageEvent> {
     return this.#onmessage;
   }
-  set onmessage(handler: Handler<MessageEvent>) {
+  set onmessage(handler: Handler<SocketMessageEvent>) {
     this.#onmessage = typeof handler === "function" ? handler : null;
     this.setAttributeHandler("message");
   }
-  get onerror(): Handler<WebSocketEvent> {
+  get onerror(): Handler<SocketEvent> {
     return this.#onerror;
   }
-  set onerror(handler: Handler<WebSocketEvent>) {
+  set onerror(handler: Handler<SocketEvent>) {
     this.#onerror = typeof handler === "function" ? handler : null;
     this.setAttributeHandler("error");
   }
-  get onclose(): Handler<CloseEvent> {
+  get onclose(): Handler<SocketCloseEvent> {
     return this.#onclose;
   }
-  set onclose(handler: Handler<CloseEvent>) {
+  set onclose(handler: Handler<SocketCloseEvent>) {
     this.#onclose = typeof handler === "function" ? handler : null;
     this.setAttributeHandler("close");
   }
