@@ -2,10 +2,11 @@
  * Echo throughput and memory per idle connection on Deno and Bun: our server against the
  * runtime's built-in WebSocket server, in the same run.
  *
- * - Deno: `serve()` from @wsstream/deno with handler `readable.pipeTo(writable)`
- *   (servers/wsstream-deno.ts) against `Deno.serve` + `Deno.upgradeWebSocket` echoing
+ * - Deno: `serve()` from @wsstream/deno through each interface, the WHATWG `WebSocket`
+ *   (`ws.onmessage = (e) => ws.send(e.data)`, binaryType `"bytes"`) and `WebSocketStream`
+ *   (`readable.pipeTo(writable)`) (servers/wsstream-deno.ts), against `Deno.serve` + `Deno.upgradeWebSocket` echoing
  *   `socket.onmessage = (e) => socket.send(e.data)` (servers/deno-builtin.ts);
- * - Bun: `serve()` from @wsstream/bun, the same handler (servers/wsstream-bun.ts), against
+ * - Bun: `serve()` from @wsstream/bun, the same two handlers (servers/wsstream-bun.ts), against
  *   `Bun.serve` with `websocket: { message(ws, m) { ws.send(m) } }`, perMessageDeflate off
  *   (servers/bun-builtin.ts).
  *
@@ -74,19 +75,26 @@ const GENERATOR = { script: "bench/load-generator.ts" };
 interface Pair {
   readonly runtime: string;
   readonly builtin: ServerSpec;
-  readonly ours: ServerSpec;
+  /** Ours through each interface: the WHATWG `WebSocket`, then `WebSocketStream`. */
+  readonly ours: readonly ServerSpec[];
 }
 
 const ALL_PAIRS: readonly Pair[] = [
   {
     runtime: "Deno",
     builtin: { name: "Deno.serve + upgradeWebSocket", runtime: "deno", file: "deno-builtin" },
-    ours: { name: "wsstream (Deno)", runtime: "deno", file: "wsstream-deno" },
+    ours: [
+      { name: "wsstream WebSocket (Deno)", runtime: "deno", file: "wsstream-deno", args: ["--handler", "websocket"] },
+      { name: "wsstream pipeTo (Deno)", runtime: "deno", file: "wsstream-deno", args: ["--handler", "pipe"] },
+    ],
   },
   {
     runtime: "Bun",
     builtin: { name: "Bun.serve websocket", runtime: "bun", file: "bun-builtin" },
-    ours: { name: "wsstream (Bun)", runtime: "bun", file: "wsstream-bun" },
+    ours: [
+      { name: "wsstream WebSocket (Bun)", runtime: "bun", file: "wsstream-bun", args: ["--handler", "websocket"] },
+      { name: "wsstream pipeTo (Bun)", runtime: "bun", file: "wsstream-bun", args: ["--handler", "pipe"] },
+    ],
   },
 ];
 const PAIRS = ALL_PAIRS.filter((pair) => values.runtimes.split(",").includes(pair.runtime.toLowerCase()));
@@ -99,7 +107,7 @@ interface Cell {
 }
 
 async function throughput(): Promise<Cell[]> {
-  const specs = PAIRS.flatMap((p) => [p.builtin, p.ours]);
+  const specs = PAIRS.flatMap((p) => [p.builtin, ...p.ours]);
   const servers = new Map<ServerSpec, RuntimeServer>();
   try {
     for (const spec of specs) servers.set(spec, await startRuntimeServer(spec));
@@ -152,19 +160,21 @@ function printThroughput(cells: readonly Cell[]): void {
   for (const pair of PAIRS) {
     console.log(`\n${pair.runtime}:`);
     console.log(
-      `| payload | conns | ${pair.builtin.name} | ${pair.ours.name} | ours / built-in | CPU µs/msg built-in | CPU µs/msg ours | CPU ours / built-in | generator CPU (built-in / ours) |`,
+      `| payload | conns | server | msg/s | ours / built-in | CPU µs/msg | CPU ours / built-in | generator CPU |`,
     );
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    console.log("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
     for (const cell of cells) {
       const builtin = cell.samples.get(pair.builtin)!;
-      const ours = cell.samples.get(pair.ours)!;
-      const [b, o] = [medianSample(builtin), medianSample(ours)];
-      const pct = (s: Sample): string => `${(s.generatorCpu * 100).toFixed(0)}%`;
-      console.log(
-        `| ${sizeName(cell.size)} | ${cell.connections} | ${rate(b.messagesPerSecond)} | ${rate(o.messagesPerSecond)} ` +
-          `| ${pairedRatio(ours, builtin, throughputOf)} | ${us(b)} | ${us(o)} | ${pairedRatio(ours, builtin, cpuOf)} ` +
-          `| ${pct(b)} / ${pct(o)} |`,
-      );
+      for (const spec of [pair.builtin, ...pair.ours]) {
+        const samples = cell.samples.get(spec)!;
+        const median = medianSample(samples);
+        const ours = spec !== pair.builtin;
+        console.log(
+          `| ${sizeName(cell.size)} | ${cell.connections} | ${spec.name} | ${rate(median.messagesPerSecond)} ` +
+            `| ${ours ? pairedRatio(samples, builtin, throughputOf) : ""} | ${us(median)} ` +
+            `| ${ours ? pairedRatio(samples, builtin, cpuOf) : ""} | ${(median.generatorCpu * 100).toFixed(0)}% |`,
+        );
+      }
     }
   }
 }
@@ -172,7 +182,7 @@ function printThroughput(cells: readonly Cell[]): void {
 async function memory(): Promise<IdleMemory[]> {
   const results: IdleMemory[] = [];
   for (const pair of PAIRS) {
-    for (const spec of [pair.builtin, pair.ours]) {
+    for (const spec of [pair.builtin, ...pair.ours]) {
       const result = await measureIdle(spec, GENERATOR, IDLE);
       results.push(result);
       console.error(`  ${spec.name}: ${rssPerConnection(result).toFixed(1)} KiB RSS per idle connection`);
@@ -191,9 +201,8 @@ function printMemory(results: readonly IdleMemory[]): void {
   console.log("| --- | --- | ---: | ---: | --- |");
   for (const pair of PAIRS) {
     const builtin = results.find((r) => r.spec === pair.builtin)!;
-    const ours = results.find((r) => r.spec === pair.ours)!;
-    for (const r of [builtin, ours]) {
-      const ratio = r === ours ? `${(rssPerConnection(ours) / rssPerConnection(builtin)).toFixed(2)}x` : "";
+    for (const r of results.filter((r) => r.spec === pair.builtin || pair.ours.includes(r.spec))) {
+      const ratio = r === builtin ? "" : `${(rssPerConnection(r) / rssPerConnection(builtin)).toFixed(2)}x`;
       console.log(
         `| ${pair.runtime} | ${r.spec.name} | ${rssPerConnection(r).toFixed(1)} KiB | ${ratio} ` +
           `| ${(r.before.rss / MiB).toFixed(0)} → ${(r.after.rss / MiB).toFixed(0)} |`,

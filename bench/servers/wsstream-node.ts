@@ -3,7 +3,8 @@
  * as it came. Three handlers, as users write them:
  *
  * - `websocket`: the WHATWG `WebSocket`, `ws.onmessage = (e) => ws.send(e.data)` (binaryType
- *   `"arraybuffer"`);
+ *   `"bytes"`: views of the received bytes, as ws hands out `Buffer`s; `"arraybuffer"` would
+ *   cost an `ArrayBuffer` of its own per message);
  * - `pipe`: `WebSocketStream`, `readable.pipeTo(writable)`;
  * - `loop`: `WebSocketStream`, an explicit `reader.read()` / `await writer.write()` loop.
  *
@@ -43,8 +44,8 @@ async function loop(ws: WebSocketStreamBase): Promise<void> {
 
 function websocket(ws: WebSocketBase): void {
   const closed = count.opened();
-  ws.binaryType = "arraybuffer";
-  ws.onmessage = (event) => ws.send(event.data as ArrayBuffer);
+  ws.binaryType = "bytes";
+  ws.onmessage = (event) => ws.send(event.data as Uint8Array);
   ws.onclose = closed;
 }
 

@@ -120,6 +120,12 @@ describe("WebSocket (WHATWG) over an in-memory transport", () => {
     const buffer = await within(second);
     expect(buffer).toBeInstanceOf(ArrayBuffer);
     expect(new Uint8Array(buffer as ArrayBuffer)).toEqual(Uint8Array.of(4, 5));
+    server.binaryType = "bytes";
+    const third = nextMessage(server);
+    client.send(Uint8Array.of(6, 7, 8));
+    const bytes = await within(third);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(bytes).toEqual(Uint8Array.of(6, 7, 8));
     client.close();
   });
 
