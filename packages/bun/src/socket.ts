@@ -18,7 +18,7 @@
  */
 
 import type { Socket, SocketHandler } from "bun";
-import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, type TransportSink } from "@wsstream/core";
 
 /** Options of {@link SocketTransport}. */
 export interface SocketTransportOptions {
@@ -150,6 +150,11 @@ export class SocketTransport implements Transport {
   #queued = 0;
   #paused = false;
   #waiting: { resolve: (chunk: Uint8Array | null) => void; reject: (reason: unknown) => void } | undefined;
+  // Push mode (listen): where input goes, whether the sink asked for a pause, and whether it was
+  // told the end.
+  #sink: TransportSink | undefined;
+  #sinkPaused = false;
+  #sinkDone = false;
 
   // Writing: what Bun has not taken yet, each write's completion after its last chunk.
   #output: "open" | "ending" | "ended" = "open";
@@ -216,6 +221,29 @@ export class SocketTransport implements Transport {
     return this.#queueCompletion();
   }
 
+  /** Push mode (see core's `Transport.listen`): input goes to `sink` from the socket's `data` handler. */
+  listen(sink: TransportSink): boolean {
+    this.#sink = sink;
+    this.#deliverQueued();
+    return true;
+  }
+
+  /**
+   * Push mode: stop calling the sink until {@link resume}. Chunks read meanwhile queue up to the
+   * high-water mark before the socket itself is paused, so a consumer that pauses between
+   * messages costs nothing more.
+   */
+  pause(): void {
+    this.#sinkPaused = true;
+  }
+
+  /** Push mode: call the sink again, with what queued first. */
+  resume(): void {
+    if (!this.#sinkPaused) return;
+    this.#sinkPaused = false;
+    this.#deliverQueued();
+  }
+
   end(): Promise<void> {
     this.#ending ??= this.#end();
     return this.#ending;
@@ -270,6 +298,11 @@ export class SocketTransport implements Transport {
   // The `data` handler.
   #receive(chunk: Uint8Array): void {
     if (this.#input !== "open") return;
+    const sink = this.#sink;
+    if (sink !== undefined && !this.#sinkPaused && this.#queue.length === 0) {
+      sink.data(chunk);
+      return;
+    }
     const waiting = this.#waiting;
     if (waiting !== undefined) {
       this.#waiting = undefined;
@@ -307,6 +340,11 @@ export class SocketTransport implements Transport {
   #endOfInput(): void {
     if (this.#input !== "open") return;
     this.#input = "ended";
+    if (this.#sink !== undefined) {
+      // Told once what was read ahead is delivered.
+      if (this.#queue.length === 0 && !this.#sinkPaused) this.#endSink();
+      return;
+    }
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.resolve(null);
@@ -315,9 +353,40 @@ export class SocketTransport implements Transport {
   #failInput(): void {
     if (this.#input !== "open") return;
     this.#input = "failed";
+    if (this.#sink !== undefined) {
+      this.#queue = [];
+      this.#queued = 0;
+      this.#endSink();
+      return;
+    }
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.reject(this.closedError);
+  }
+
+  // Push mode: hands the chunks read ahead to the sink, in order, until it pauses; then the end,
+  // if it came meanwhile.
+  #deliverQueued(): void {
+    const sink = this.#sink!;
+    if (this.#sinkDone) return;
+    while (!this.#sinkPaused && this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!;
+      this.#queued -= chunk.byteLength;
+      sink.data(chunk);
+    }
+    if (this.#paused && this.#queued < this.#highWaterMark) {
+      this.#paused = false;
+      this.socket?.resume();
+    }
+    if (this.#queue.length === 0 && !this.#sinkPaused && this.#input !== "open") this.#endSink();
+  }
+
+  // The sink's end or failure, told once.
+  #endSink(): void {
+    if (this.#sinkDone) return;
+    this.#sinkDone = true;
+    if (this.#input === "ended") this.#sink!.end();
+    else this.#sink!.error(this.closedError);
   }
 
   #failOutput(): void {

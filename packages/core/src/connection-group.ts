@@ -9,7 +9,7 @@
  */
 import { CloseCode } from "./close.ts";
 import { Endpoint } from "./endpoint.ts";
-import type { Transport, TransportLike } from "./transport.ts";
+import type { Transport, TransportLike, TransportSink } from "./transport.ts";
 import { toTransport } from "./transport.ts";
 import type { ServerOptions, UpgradeDecision } from "./upgrade.ts";
 import { WebSocketBase } from "./websocket.ts";
@@ -163,6 +163,18 @@ class TrackedTransport implements Transport {
   destroy(reason?: unknown): void {
     this.#group.delete(this);
     this.#inner.destroy(reason);
+  }
+
+  listen(sink: TransportSink): boolean {
+    return this.#inner.listen?.(sink) ?? false;
+  }
+
+  pause(): void {
+    this.#inner.pause?.();
+  }
+
+  resume(): void {
+    this.#inner.resume?.();
   }
 }
 

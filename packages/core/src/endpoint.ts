@@ -26,7 +26,7 @@ import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
-import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike } from "./transport.ts";
+import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike, type TransportSink } from "./transport.ts";
 import { decideUpgrade, type ServerOptions, toWebRequest } from "./upgrade.ts";
 
 /** Options of an {@link Endpoint}, shared by both roles and both interfaces. */
@@ -93,8 +93,17 @@ export interface ClientEndpointOptions extends EndpointOptions, Omit<ClientConne
 
 const MiB = 1024 * 1024;
 
+// The endpoint's push-mode input handlers, for EndpointSink (set in Endpoint's static block).
+let onData!: (endpoint: Endpoint, chunk: Uint8Array) => void;
+let onInputEnd!: (endpoint: Endpoint, error?: unknown) => void;
+
 /** See the module notes. Create one with {@link Endpoint.connect} or {@link Endpoint.accept}. */
 export class Endpoint {
+  static {
+    onData = (endpoint, chunk) => endpoint.#onData(chunk);
+    onInputEnd = (endpoint, error) => endpoint.#onInputEnd(error);
+  }
+
   /** The request URL (client), or the URL the client asked for (server). */
   url = "";
   /** The subprotocol agreed, or `""`. */
@@ -115,6 +124,12 @@ export class Endpoint {
   // Reading stops while the owner asked for a pause or too much waits to be written.
   #paused = false;
   #resumeReading: (() => void) | undefined;
+  // Push mode (the transport calls back with each chunk, see Transport.listen): whether it was
+  // taken, and whether the transport is paused now.
+  #listening = false;
+  #readingStopped = false;
+  // Input is being handled: what it makes the owner send is flushed once, at its end.
+  #inInput = false;
   #flushScheduled = false;
   // Made when first needed: an idle connection never schedules a flush.
   #flushCallback: (() => void) | undefined;
@@ -217,12 +232,13 @@ export class Endpoint {
   /** Server: starts reading (frames that came with the request first). */
   start(): void {
     this.#afterInput();
-    void this.#pump();
+    this.#read();
   }
 
   /** Stops reading the transport until {@link resume} (the owner's queue is full). */
   pause(): void {
     this.#paused = true;
+    this.#updateReading();
   }
 
   /** Reads the transport again. */
@@ -360,7 +376,7 @@ export class Endpoint {
       this.#transport = transport;
       abort.signal.addEventListener("abort", () => this.#failHandshake(abort.signal.reason), { once: true });
       this.#flush();
-      void this.#pump().finally(() => signal?.removeEventListener("abort", onAbort));
+      this.#read(() => signal?.removeEventListener("abort", onAbort));
     } catch (error) {
       signal?.removeEventListener("abort", onAbort);
       this.#failHandshake(error);
@@ -445,6 +461,64 @@ export class Endpoint {
   // ---------------------------------------------------------------------------------------------
   // Reading
 
+  // Reads the transport: in push mode when it offers it, otherwise with read() in a loop.
+  // `done` runs once the input ended (or failed).
+  #read(done?: () => void): void {
+    const transport = this.#transport!;
+    if (transport.listen !== undefined && transport.listen(new EndpointSink(this, done))) {
+      this.#listening = true;
+      this.#updateReading();
+      return;
+    }
+    void this.#pump().finally(done);
+  }
+
+  // Push mode: a chunk. Handled at once; what the owner sends in answer goes out in one write
+  // at the end, in this turn.
+  #onData(chunk: Uint8Array): void {
+    const conn = this.#conn!;
+    if (this.#transportDone || conn.state === State.CLOSED) return;
+    this.#inInput = true;
+    try {
+      conn.receiveData(chunk);
+      this.#afterInput();
+    } finally {
+      this.#inInput = false;
+    }
+    if ((conn.state as State) === State.CLOSED) {
+      // As the read loop does: the connection is over, so is reading.
+      this.#endInput();
+      return;
+    }
+    this.#updateReading();
+  }
+
+  // Push mode: the end of input, or a failure.
+  #onInputEnd(error?: unknown): void {
+    if (this.#transportDone) return;
+    this.#transportDone = true;
+    this.#conn!.receiveEof();
+    this.#afterInput(error);
+    this.#finish();
+  }
+
+  #endInput(): void {
+    this.#transportDone = true;
+    this.#transport!.pause?.();
+    this.#finish();
+  }
+
+  // Push mode: pauses the transport while the owner paused, too much waits to be written, or
+  // messages are still being decoded (as the read loop waits); resumes it otherwise.
+  #updateReading(): void {
+    if (!this.#listening || this.#transportDone || this.#dropped) return;
+    const stop = this.#decoding !== undefined || this.#readable() !== undefined;
+    if (stop === this.#readingStopped) return;
+    this.#readingStopped = stop;
+    if (stop) this.#transport!.pause?.();
+    else this.#transport!.resume?.();
+  }
+
   async #pump(): Promise<void> {
     const transport = this.#transport!;
     const conn = this.#conn!;
@@ -479,12 +553,14 @@ export class Endpoint {
   #readable(): Promise<void> | undefined {
     const closing = this.#phase === "closing" || this.#phase === "close-sent" || isTerminal(this.#phase);
     if (closing || (!this.#paused && !this.full)) return undefined;
+    if (this.#listening) return RESOLVED;
     return new Promise<void>((resolve) => {
       this.#resumeReading = resolve;
     });
   }
 
   #wakeReader(): void {
+    this.#updateReading();
     const resume = this.#resumeReading;
     if (resume === undefined) return;
     this.#resumeReading = undefined;
@@ -513,7 +589,9 @@ export class Endpoint {
     const next = previous.then(() => (event.type === "encoded" ? this.#decode(event) : this.#handleEvent(event)));
     this.#decoding = next;
     void next.then(() => {
-      if (this.#decoding === next) this.#decoding = undefined;
+      if (this.#decoding !== next) return;
+      this.#decoding = undefined;
+      this.#updateReading();
     });
   }
 
@@ -580,7 +658,7 @@ export class Endpoint {
     if (this.full) {
       // A producer that never yields would otherwise grow the queue without bound.
       this.#flush();
-    } else if (!this.#flushScheduled) {
+    } else if (!this.#flushScheduled && !this.#inInput) {
       this.#flushScheduled = true;
       this.#schedule((this.#flushCallback ??= () => this.#flush()));
     }
@@ -670,7 +748,7 @@ export class Endpoint {
       // The transport is already gone.
     }
     // Before the pump runs (a refused handshake), read and discard here.
-    if (this.#phase === "connecting" || (this.#phase === "failed" && !this.#transportDone)) {
+    if (!this.#listening && (this.#phase === "connecting" || (this.#phase === "failed" && !this.#transportDone))) {
       try {
         while (!this.#dropped && (await transport.read()) !== null);
       } catch {
@@ -756,6 +834,39 @@ export class Endpoint {
     const error = this.#conn!.error;
     if (error !== undefined) return new WebSocketError(error.message, { closeCode: error.closeCode, cause: error });
     return new WebSocketError("The connection closed without a closing handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE, cause });
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+// The endpoint's input in push mode (one small object per connection, no closures).
+class EndpointSink implements TransportSink {
+  readonly #endpoint: Endpoint;
+  #done: (() => void) | undefined;
+
+  constructor(endpoint: Endpoint, done: (() => void) | undefined) {
+    this.#endpoint = endpoint;
+    this.#done = done;
+  }
+
+  data(chunk: Uint8Array): void {
+    onData(this.#endpoint, chunk);
+  }
+
+  end(): void {
+    onInputEnd(this.#endpoint);
+    this.#finished();
+  }
+
+  error(error: unknown): void {
+    onInputEnd(this.#endpoint, error);
+    this.#finished();
+  }
+
+  #finished(): void {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.();
   }
 }
 

@@ -127,6 +127,7 @@ export {
   defaultSchedule,
   toTransport,
   type Transport,
+  type TransportSink,
   type TransportLike,
   transportToStreams,
 } from "./transport.ts";

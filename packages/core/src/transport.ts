@@ -33,6 +33,31 @@ export interface Transport {
   end(): Promise<void>;
   /** Drops the transport at once; pending reads end. */
   destroy(reason?: unknown): void;
+  /**
+   * Optional push mode, for transports over a socket that calls back with each chunk (Node,
+   * Bun): from now on, input goes to `sink`, called from the socket's own event, instead of
+   * through {@link read} (chunks already read ahead first). Returns `true` when the transport
+   * took the sink; then `read()` is no longer called, and {@link pause} / {@link resume} are the
+   * backpressure. A transport without it (or returning `false`) is read with `read()`.
+   *
+   * Push mode saves a promise and a microtask per chunk and lets the connection answer a burst
+   * with one write, in the same turn as the data arrived.
+   */
+  listen?(sink: TransportSink): boolean;
+  /** Push mode: stop calling the sink (stop reading the socket) until {@link resume}. */
+  pause?(): void;
+  /** Push mode: call the sink again. */
+  resume?(): void;
+}
+
+/** Where a transport in push mode ({@link Transport.listen}) delivers its input. */
+export interface TransportSink {
+  /** A chunk received (the chunk rules of {@link Transport} hold). */
+  data(chunk: Uint8Array): void;
+  /** The end of input. */
+  end(): void;
+  /** The transport failed; nothing more comes. */
+  error(error: unknown): void;
 }
 
 /** A byte transport as a pair of Web Streams (the chunk rules of {@link Transport} hold). */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ClientConnection } from "../src/client.ts";
 import { ConnectionGroup } from "../src/connection-group.ts";
 import { Opcode } from "../src/opcode.ts";
@@ -7,7 +7,7 @@ import { CloseEvent } from "../src/event-target.ts";
 import { WebSocketBase } from "../src/websocket.ts";
 import { bytes, concat } from "./helpers/chunking.ts";
 import { framesSentBy, fromPeer } from "./helpers/frames.ts";
-import { memoryPair, within } from "./helpers/memory-transport.ts";
+import { memoryPair, pushTransport, within } from "./helpers/memory-transport.ts";
 import { FakeClock, settle, until } from "./helpers/fake-clock.ts";
 import { TestTransport } from "./helpers/test-transport.ts";
 
@@ -45,7 +45,10 @@ function nextMessage(ws: WebSocketBase): Promise<unknown> {
 // A WebSocket client and the server's WebSocket over an in-memory pair, both open; `log` holds
 // the client's events from the start.
 async function socketPair(server: { handler?: (ws: WebSocketBase) => void } & Partial<ServerOptions> = {}, protocols?: string[]) {
-  const [clientSide, serverSide] = memoryPair();
+  const [clientStreams, serverStreams] = memoryPair();
+  // Both ends read in the mode under test: with read(), or pushed to (Transport.listen).
+  const clientSide = mode === "push" ? pushTransport(clientStreams) : clientStreams;
+  const serverSide = mode === "push" ? pushTransport(serverStreams) : serverStreams;
   let accept!: (ws: WebSocketBase) => void;
   const accepted = new Promise<WebSocketBase>((resolve) => (accept = resolve));
   const group = new ConnectionGroup({
@@ -76,7 +79,16 @@ async function serverOver(transport: TestTransport, options: Partial<ServerOptio
   return { ws, group };
 }
 
-describe("WebSocket (WHATWG) over an in-memory transport", () => {
+let mode: "pull" | "push" = "pull";
+
+describe.each(["pull", "push"] as const)("WebSocket (WHATWG) over an in-memory transport read by %s", (readMode) => {
+  beforeEach(() => {
+    mode = readMode;
+  });
+  afterEach(() => {
+    mode = "pull";
+  });
+
   it("fires open, message and close in order, with the server's protocol and a clean close", async () => {
     const pair = await socketPair({
       upgrade: () => ({ protocol: "chat" }),

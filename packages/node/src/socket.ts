@@ -11,7 +11,7 @@
  */
 
 import type { Socket } from "node:net";
-import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, transportToStreams } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, type TransportSink, transportToStreams } from "@wsstream/core";
 
 /** Options for {@link socketToStreams}. */
 export interface SocketStreamsOptions {
@@ -139,6 +139,10 @@ class SocketTransport implements Transport {
   #closed: boolean;
   #corked = false;
   #error: unknown = undefined;
+  // Push mode (listen): where input goes, and whether the sink asked for a pause.
+  #sink: TransportSink | undefined;
+  #sinkPaused = false;
+  #sinkDone = false;
   #readResolve: ((chunk: Uint8Array | null) => void) | undefined;
   #readReject: ((error: unknown) => void) | undefined;
   #drain: Deferred | undefined;
@@ -204,6 +208,25 @@ class SocketTransport implements Transport {
     return this.#finish.promise;
   }
 
+  listen(sink: TransportSink): boolean {
+    this.#sink = sink;
+    this.#deliverQueued();
+    return true;
+  }
+
+  // A pause stops the sink's input, not the socket: chunks read meanwhile queue up to the
+  // high-water mark before the socket is paused, so a consumer that pauses between messages
+  // costs no system calls.
+  pause(): void {
+    this.#sinkPaused = true;
+  }
+
+  resume(): void {
+    if (!this.#sinkPaused) return;
+    this.#sinkPaused = false;
+    this.#deliverQueued();
+  }
+
   destroy(reason?: unknown): void {
     this.#socket.off("data", onData);
     this.#queue = undefined;
@@ -215,6 +238,11 @@ class SocketTransport implements Transport {
   /** @internal `'data'`: a plain view of the bytes (Node gives every read its own ArrayBuffer). */
   received(chunk: Buffer): void {
     const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const sink = this.#sink;
+    if (sink !== undefined && !this.#sinkPaused && this.#queue === undefined) {
+      sink.data(view);
+      return;
+    }
     const resolve = this.#readResolve;
     if (resolve !== undefined) {
       this.#readResolve = this.#readReject = undefined;
@@ -232,6 +260,11 @@ class SocketTransport implements Transport {
   /** @internal `'end'`. */
   ended(): void {
     this.#ended = true;
+    if (this.#sink !== undefined) {
+      // Told once what was read ahead is delivered.
+      if (this.#queue === undefined && !this.#sinkPaused) this.#endSink();
+      return;
+    }
     const resolve = this.#readResolve;
     this.#readResolve = this.#readReject = undefined;
     resolve?.(null);
@@ -275,11 +308,45 @@ class SocketTransport implements Transport {
 
   // A close without an end (a reset, or destroy()) fails the reads that have nothing left.
   #failReads(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#failed) return;
     this.#failed = true;
+    if (this.#sink !== undefined) {
+      this.#queue = undefined;
+      this.#endSink();
+      return;
+    }
     const reject = this.#readReject;
     this.#readResolve = this.#readReject = undefined;
     reject?.(this.#closedError());
+  }
+
+  // Push mode: hands the chunks read ahead to the sink, in order, until it pauses; then the end,
+  // if it came meanwhile.
+  #deliverQueued(): void {
+    const sink = this.#sink!;
+    if (this.#sinkDone) return;
+    const queue = this.#queue;
+    if (queue !== undefined) {
+      while (!this.#sinkPaused && queue.length > 0) {
+        const chunk = queue.shift()!;
+        this.#queued -= chunk.length;
+        sink.data(chunk);
+      }
+      if (queue.length === 0 && this.#queue === queue) this.#queue = undefined;
+    }
+    if (this.#paused && this.#queued < this.#highWaterMark) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    if (this.#queue === undefined && !this.#sinkPaused && (this.#ended || this.#failed)) this.#endSink();
+  }
+
+  // The sink's end or failure, told once.
+  #endSink(): void {
+    if (this.#sinkDone) return;
+    this.#sinkDone = true;
+    if (this.#ended) this.#sink!.end();
+    else this.#sink!.error(this.#closedError());
   }
 
   #isClosed(): boolean {

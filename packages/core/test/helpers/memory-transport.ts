@@ -1,5 +1,5 @@
 /** An in-memory byte transport pair, and a raw peer that speaks bytes for protocol tests. */
-import type { ByteStreams } from "../../src/transport.ts";
+import { type ByteStreams, toTransport, type Transport, type TransportSink } from "../../src/transport.ts";
 
 /** Two connected ends: what one writes the other reads. Closing a writable ends the other readable. */
 export function memoryPair(): [ByteStreams, ByteStreams] {
@@ -105,4 +105,51 @@ export async function stillPending(promise: Promise<unknown>, ms = 100): Promise
   promise.then(() => (settled = true), () => (settled = true));
   await new Promise((resolve) => setTimeout(resolve, ms));
   return !settled;
+}
+
+/**
+ * Byte streams as a transport in push mode (`listen`, `pause`, `resume`), as the Node and Bun
+ * adapters offer: chunks are handed to the sink as they come, and none while paused.
+ */
+export function pushTransport(streams: ByteStreams): Transport {
+  const inner = toTransport(streams);
+  let sink: TransportSink | undefined;
+  let paused = false;
+  let reading = false;
+  const pump = async (): Promise<void> => {
+    if (reading) return;
+    reading = true;
+    try {
+      while (sink !== undefined && !paused) {
+        const chunk = await inner.read();
+        if (chunk === null) {
+          sink.end();
+          return;
+        }
+        sink.data(chunk);
+      }
+    } catch (error) {
+      sink?.error(error);
+    } finally {
+      reading = false;
+    }
+  };
+  return {
+    read: () => inner.read(),
+    write: (chunks) => inner.write(chunks),
+    end: () => inner.end(),
+    destroy: (reason) => inner.destroy(reason),
+    listen: (target) => {
+      sink = target;
+      void pump();
+      return true;
+    },
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      void pump();
+    },
+  };
 }
