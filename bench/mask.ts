@@ -4,6 +4,8 @@
  * offset 0 and 1. Each case is timed `--ms` after a warm-up, 3 times, interleaved; the median is
  * reported as GB/s (10^9 bytes/s). No `node:*` imports, so the same file runs everywhere.
  *
+ * A browser runs it bundled (esbuild --bundle --format=iife) in a page; it prints to the console.
+ *
  * Run: node_modules/.bin/tsx bench/mask.ts [--ms 200]
  *      node_modules/.bin/deno run bench/mask.ts [--ms 200]
  *      node_modules/.bin/bun bench/mask.ts [--ms 200]
@@ -17,10 +19,11 @@ const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
 const msAt = args.indexOf("--ms");
 const RUN_MS = msAt >= 0 ? Number(args[msAt + 1]) : 200;
 const SIZES = [16, 64, 128, 256, 512, 1024, 4096, 16384, 65536, 1 << 20];
-const runtime = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "Node";
+const runtime = "Deno" in globalThis ? "Deno" : "Bun" in globalThis ? "Bun" : "process" in globalThis ? "Node" : "Browser";
 const version = (globalThis as { Deno?: { version: { deno: string } } }).Deno?.version.deno ??
   (globalThis as { Bun?: { version: string } }).Bun?.version ??
-  (globalThis as { process?: { version: string } }).process?.version;
+  (globalThis as { process?: { version: string } }).process?.version ??
+  (globalThis as { navigator?: { userAgent: string } }).navigator?.userAgent;
 
 const wasm = maskWasm();
 if (wasm === null) throw new Error(`${runtime}: the WebAssembly masking module did not load`);
