@@ -12,8 +12,9 @@
  *    handler does, with bufferutil unmasking): ws keeps a text message as a validated `Buffer`,
  *    where ours makes a string.
  * 4. The core's echo path per message: `receiveData`, `sendBinary` of each message, `dataToSend`.
- * 5. `applyMask` against a naive byte loop and bufferutil's native `unmask`, for 16 B, 1 KiB and
- *    64 KiB, on a 4-byte-aligned view and on a view at byte offset 1.
+ * 5. Masking in place: `applyMask` as a program calls it, its two paths on their own (the
+ *    WebAssembly SIMD module and the JavaScript word loop), a naive byte loop and bufferutil's
+ *    native `unmask`, for 16 B to 1 MiB, on a 4-byte-aligned view and on a view at byte offset 1.
  *
  * Each case runs `--ms` milliseconds after a warm-up, `--repeats` times, the cases interleaved;
  * the median is reported. Decoders unmask in place, so the timed runs feed the same chunks over
@@ -28,6 +29,7 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { applyMask, Connection, FrameDecoder } from "@wsstream/core";
+import { applyMaskJs, maskThroughWasm, maskWasm, WASM_THRESHOLD } from "../packages/core/src/mask.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +57,7 @@ const bufferUtil = wsRequire("bufferutil") as { unmask(buffer: Uint8Array, mask:
 const KiB = 1024;
 const CHUNK = 64 * KiB;
 const SIZES = [16, KiB, 64 * KiB];
+const MASK_SIZES = [16, 256, KiB, 64 * KiB, 1024 * KiB];
 const OPCODE_TEXT = 0x1;
 const OPCODE_BINARY = 0x2;
 // High bits clear: ASCII XOR this key stays ASCII, so text is valid UTF-8 masked or not.
@@ -335,22 +338,30 @@ function naiveMask(data: Uint8Array, key: Uint8Array): void {
 
 function maskCases(): { cases: Case[]; table: () => void } {
   const cases: Case[] = [];
-  const rows: { size: number; offset: number; ours: Case; naive: Case; native: Case }[] = [];
+  const rows: { size: number; offset: number; ours: Case; wasm: Case; js: Case; naive: Case; native: Case }[] = [];
   const key = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
-  for (const size of SIZES) {
+  const wasm = maskWasm();
+  if (wasm === null) throw new Error("The WebAssembly masking module did not load");
+  for (const size of MASK_SIZES) {
     for (const offset of [0, 1]) {
       // Check first: each implementation masks a copy the same way.
       const source = asciiPayload(size + 8).subarray(offset, offset + size);
-      const results = [applyMask, naiveMask, (d: Uint8Array, k: Uint8Array) => bufferUtil.unmask(Buffer.from(d.buffer, d.byteOffset, d.length), k)].map(
-        (fn) => {
-          const copy = new Uint8Array(size + 8).subarray(offset, offset + size);
-          copy.set(source);
-          fn(copy, key);
-          return copy;
-        },
-      );
+      const results = [
+        applyMask,
+        naiveMask,
+        applyMaskJs,
+        (d: Uint8Array, k: Uint8Array) => maskThroughWasm(wasm, d, k, 0, d, 0),
+        (d: Uint8Array, k: Uint8Array) => bufferUtil.unmask(Buffer.from(d.buffer, d.byteOffset, d.length), k),
+      ].map((fn) => {
+        const copy = new Uint8Array(size + 8).subarray(offset, offset + size);
+        copy.set(source);
+        fn(copy, key);
+        return copy;
+      });
       assertEqual(results[0]!, results[1]!, "applyMask");
-      assertEqual(results[2]!, results[1]!, "bufferutil.unmask");
+      assertEqual(results[2]!, results[1]!, "applyMask's JS loop");
+      assertEqual(results[3]!, results[1]!, "applyMask's WebAssembly path");
+      assertEqual(results[4]!, results[1]!, "bufferutil.unmask");
       const data = new Uint8Array(size + 8).subarray(offset, offset + size);
       const buffer = Buffer.from(data.buffer, data.byteOffset, data.length);
       const group = `${sizeName(size)} +${offset}`;
@@ -363,6 +374,8 @@ function maskCases(): { cases: Case[]; table: () => void } {
         size,
         offset,
         ours: c("applyMask", () => applyMask(data, key)),
+        wasm: c("wasm", () => maskThroughWasm(wasm, data, key, 0, data, 0)),
+        js: c("js loop", () => applyMaskJs(data, key)),
         naive: c("byte loop", () => naiveMask(data, key)),
         native: c("bufferutil", () => bufferUtil.unmask(buffer, key)),
       });
@@ -372,17 +385,23 @@ function maskCases(): { cases: Case[]; table: () => void } {
     cases,
     table: () => {
       const results = measure(cases);
-      const mbps = (c: Case): number => (results.get(c)! * c.bytesPerRun) / 1e6;
+      const gbps = (c: Case): number => (results.get(c)! * c.bytesPerRun) / 1e9;
       const ns = (c: Case): string => (1e9 / results.get(c)!).toFixed(0);
-      console.log(`\nMasking: MB/s (ns per call), median of ${REPEATS} x ${RUN_MS} ms.`);
-      console.log("| payload | view offset | applyMask | byte loop | applyMask / loop | bufferutil (native, ws) | applyMask / bufferutil |");
-      console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+      console.log(
+        `\nMasking in place: GB/s (ns per call), median of ${REPEATS} x ${RUN_MS} ms. applyMask takes the ` +
+          `WebAssembly path from ${WASM_THRESHOLD} B, the JS loop below.`,
+      );
+      console.log(
+        "| payload | view offset | applyMask | WebAssembly SIMD | JS word loop | byte loop | bufferutil (native, ws) " +
+          "| wasm / JS loop | wasm / bufferutil |",
+      );
+      console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
       for (const row of rows) {
-        const cell = (c: Case): string => `${mbps(c).toFixed(0)} (${ns(c)} ns)`;
+        const cell = (c: Case): string => `${gbps(c).toFixed(2)} (${ns(c)} ns)`;
         console.log(
           `| ${sizeName(row.size)} | ${row.offset === 0 ? "0 (aligned)" : `${row.offset} (unaligned)`} ` +
-            `| ${cell(row.ours)} | ${cell(row.naive)} | ${(mbps(row.ours) / mbps(row.naive)).toFixed(2)}x ` +
-            `| ${cell(row.native)} | ${(mbps(row.ours) / mbps(row.native)).toFixed(2)}x |`,
+            `| ${cell(row.ours)} | ${cell(row.wasm)} | ${cell(row.js)} | ${cell(row.naive)} | ${cell(row.native)} ` +
+            `| ${(gbps(row.wasm) / gbps(row.js)).toFixed(2)}x | ${(gbps(row.wasm) / gbps(row.native)).toFixed(2)}x |`,
         );
       }
     },

@@ -24,6 +24,19 @@ export class ByteQueue {
     this.#length += chunk.length;
   }
 
+  /**
+   * The front chunk (undefined when empty); its unread bytes start at {@link headOffset}. For a
+   * parser's fast path: read straight from it, then {@link skip} what it used.
+   */
+  get head(): Uint8Array | undefined {
+    return this.#chunks[this.#index];
+  }
+
+  /** Where the unread bytes of {@link head} start. */
+  get headOffset(): number {
+    return this.#offset;
+  }
+
   /** The byte `i` positions from the front; `i` must be below {@link length}. */
   peek(i: number): number {
     let index = this.#index;
@@ -57,8 +70,13 @@ export class ByteQueue {
     return out;
   }
 
-  /** Discards `n` bytes from the front without returning them. */
+  /** Discards `n` bytes (at most {@link length}) from the front without returning them. */
   skip(n: number): void {
+    const chunk = this.#chunks[this.#index];
+    if (chunk !== undefined && chunk.length - this.#offset >= n) {
+      if (n > 0) this.#advance(n);
+      return;
+    }
     while (n > 0) {
       const chunk = this.#chunks[this.#index]!;
       const take = Math.min(n, chunk.length - this.#offset);

@@ -44,15 +44,6 @@ export interface FrameDecoderOptions {
   readonly allowedRsv?: number;
 }
 
-interface Header {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  length: number;
-  received: number;
-}
-
 const MAX_CONTROL_PAYLOAD = 125;
 
 function protocolError(code: ConstructorParameters<typeof ProtocolError>[0], message: string): ProtocolError {
@@ -66,7 +57,17 @@ export class FrameDecoder {
   readonly #maxFrameSize: number;
   #allowedRsv: number;
   readonly #key = new Uint8Array(4);
-  #header: Header | undefined;
+  // A header that spans chunks, gathered in one place (2 + 8 + 4 bytes at most).
+  readonly #scratch = new Uint8Array(14);
+  // The frame whose header is parsed and whose payload is still arriving (#inFrame), in fields
+  // rather than an object per frame: most frames never need it (see #readHeader).
+  #inFrame = false;
+  #fin = false;
+  #rsv = 0;
+  #opcode = 0;
+  #masked = false;
+  #length = 0;
+  #received = 0;
 
   constructor(options: FrameDecoderOptions) {
     this.#expectMask = options.role === "server";
@@ -91,42 +92,54 @@ export class FrameDecoder {
 
   /** The next piece, or `undefined` when more bytes are needed. Throws {@link ProtocolError}. */
   next(): FramePiece | undefined {
-    const header = this.#header;
-    if (header === undefined) return this.#readHeader();
+    if (!this.#inFrame) return this.#readHeader();
     const available = this.#queue.length;
-    if (isControlOpcode(header.opcode)) {
-      return available < header.length ? undefined : this.#piece(header, header.length, true);
+    const remaining = this.#length - this.#received;
+    if (isControlOpcode(this.#opcode)) {
+      return available < remaining ? undefined : this.#piece(remaining, true);
     }
     if (available === 0) return undefined;
-    return this.#piece(header, Math.min(available, header.length - header.received), false);
+    return this.#piece(Math.min(available, remaining), false);
   }
 
   // Parses a header once all of it is queued, checking every rule that the first bytes decide.
+  // The header is read straight from the front chunk (copied to #scratch only when it spans
+  // chunks), and a frame whose payload is all queued is returned whole without touching the
+  // in-progress fields: one object and one view per small frame.
   #readHeader(): FramePiece | undefined {
     const queue = this.#queue;
-    if (queue.length < 2) return undefined;
-    const b0 = queue.peek(0);
-    const b1 = queue.peek(1);
+    const available = queue.length;
+    if (available < 2) return undefined;
+    let bytes = queue.head!;
+    let at = queue.headOffset;
+    if (bytes.length - at < Math.min(14, available)) {
+      bytes = this.#scratch;
+      at = 0;
+      for (let i = 0, n = Math.min(14, available); i < n; i++) bytes[i] = queue.peek(i);
+    }
+    const b0 = bytes[at]!;
+    const b1 = bytes[at + 1]!;
     const fin = (b0 & 0x80) !== 0;
     const rsv = (b0 >>> 4) & 0x7;
     const opcode = b0 & 0x0f;
     const masked = (b1 & 0x80) !== 0;
     let length = b1 & 0x7f;
-    this.#checkFirstBytes(fin, rsv, opcode, masked, length);
+    // A data frame (opcode 0-2) without RSV bits, masked as expected, breaks no first-byte rule.
+    if (opcode > 2 || rsv !== 0 || masked !== this.#expectMask) this.#checkFirstBytes(fin, rsv, opcode, masked, length);
     const lengthBytes = length === 126 ? 2 : length === 127 ? 8 : 0;
     const headerLength = 2 + lengthBytes + (masked ? 4 : 0);
-    if (queue.length < headerLength) return undefined;
+    if (available < headerLength) return undefined;
     if (lengthBytes === 2) {
-      length = (queue.peek(2) << 8) | queue.peek(3);
+      length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
     } else if (lengthBytes === 8) {
-      const high = ((queue.peek(2) << 24) | (queue.peek(3) << 16) | (queue.peek(4) << 8) | queue.peek(5)) >>> 0;
+      const high = ((bytes[at + 2]! << 24) | (bytes[at + 3]! << 16) | (bytes[at + 4]! << 8) | bytes[at + 5]!) >>> 0;
       if (high & 0x8000_0000) {
         throw protocolError(
           "WS_ERR_UNSUPPORTED_PAYLOAD_LENGTH",
           "Invalid payload length: the most significant bit of a 64-bit length must be 0",
         );
       }
-      const low = ((queue.peek(6) << 24) | (queue.peek(7) << 16) | (queue.peek(8) << 8) | queue.peek(9)) >>> 0;
+      const low = ((bytes[at + 6]! << 24) | (bytes[at + 7]! << 16) | (bytes[at + 8]! << 8) | bytes[at + 9]!) >>> 0;
       length = high * 0x1_0000_0000 + low;
     }
     if (length > this.#maxFrameSize) {
@@ -136,26 +149,43 @@ export class FrameDecoder {
         `Frame too big: ${length} bytes is over the limit of ${this.#maxFrameSize}`,
       );
     }
+    const key = this.#key;
     if (masked) {
-      const k = 2 + lengthBytes;
-      const key = this.#key;
-      key[0] = queue.peek(k);
-      key[1] = queue.peek(k + 1);
-      key[2] = queue.peek(k + 2);
-      key[3] = queue.peek(k + 3);
+      const k = at + 2 + lengthBytes;
+      key[0] = bytes[k]!;
+      key[1] = bytes[k + 1]!;
+      key[2] = bytes[k + 2]!;
+      key[3] = bytes[k + 3]!;
+    }
+    if (available - headerLength >= length) {
+      // The whole payload is here: the frame in one piece. When the front chunk holds all of it,
+      // unmask there and take one view (one queue step for header and payload).
+      const start = at + headerLength;
+      const end = start + length;
+      let payload: Uint8Array;
+      if (bytes !== this.#scratch && end <= bytes.length) {
+        if (masked && length < SMALL_PAYLOAD) unmaskSmall(bytes, start, end, key);
+        else if (masked) applyMask(bytes.subarray(start, end), key, 0);
+        payload = bytes.subarray(start, end);
+        queue.skip(headerLength + length);
+      } else {
+        queue.skip(headerLength);
+        payload = queue.consume(length);
+        if (masked) applyMask(payload, key, 0);
+      }
+      return { fin, rsv, opcode, frameLength: length, payload, first: true, last: true };
     }
     queue.skip(headerLength);
-    const header: Header = { fin, rsv, opcode, masked, length, received: 0 };
-    if (isControlOpcode(opcode)) {
-      // Control payloads are at most 125 bytes: wait for all of them.
-      if (queue.length < length) {
-        this.#header = header;
-        return undefined;
-      }
-      return this.#piece(header, length, true);
-    }
-    this.#header = header;
-    return this.#piece(header, Math.min(queue.length, length), true);
+    this.#inFrame = true;
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#masked = masked;
+    this.#length = length;
+    this.#received = 0;
+    // Control payloads are at most 125 bytes: wait for all of them.
+    if (isControlOpcode(opcode)) return undefined;
+    return this.#piece(available - headerLength, true);
   }
 
   #checkFirstBytes(fin: boolean, rsv: number, opcode: number, masked: boolean, length: number): void {
@@ -179,21 +209,37 @@ export class FrameDecoder {
     }
   }
 
-  // Takes `n` payload bytes of the current frame, unmasks them and finishes the frame if complete.
-  #piece(header: Header, n: number, first: boolean): FramePiece {
+  // Takes `n` payload bytes of the frame in progress, unmasks them and ends the frame if complete.
+  #piece(n: number, first: boolean): FramePiece {
     const payload = this.#queue.consume(n);
-    if (header.masked && n > 0) applyMask(payload, this.#key, header.received);
-    header.received += n;
-    const last = header.received === header.length;
-    if (last) this.#header = undefined;
+    if (this.#masked && n > 0) applyMask(payload, this.#key, this.#received);
+    this.#received += n;
+    const last = this.#received === this.#length;
+    if (last) this.#inFrame = false;
     return {
-      fin: header.fin,
-      rsv: header.rsv,
-      opcode: header.opcode,
-      frameLength: header.length,
+      fin: this.#fin,
+      rsv: this.#rsv,
+      opcode: this.#opcode,
+      frameLength: this.#length,
       payload,
       first,
       last,
     };
   }
+}
+
+// Below this, a byte loop inlined here beats a call into applyMask.
+const SMALL_PAYLOAD = 32;
+
+// XORs bytes [start, end) of `data`, a whole small payload, with the key from key position 0.
+function unmaskSmall(data: Uint8Array, start: number, end: number, key: Uint8Array): void {
+  const k0 = key[0]!, k1 = key[1]!, k2 = key[2]!, k3 = key[3]!;
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    data[i] = data[i]! ^ k0;
+    data[i + 1] = data[i + 1]! ^ k1;
+    data[i + 2] = data[i + 2]! ^ k2;
+    data[i + 3] = data[i + 3]! ^ k3;
+  }
+  for (; i < end; i++) data[i] = data[i]! ^ key[(i - start) & 3]!;
 }

@@ -28,6 +28,23 @@ describe.each(roles)("a FrameDecoder as %s", (role) => {
     expect(frames.map((f) => f.payload[0])).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it("returns payloads that stay intact while later frames are decoded, wherever chunks split", () => {
+    // Tiny frames: a header split between chunks is gathered in one scratch buffer, which a
+    // returned payload must never be a view of.
+    const frames = Array.from({ length: 12 }, (_, i) => fromPeer(role, Opcode.BINARY, Uint8Array.of(i, 2 * i, 3 * i).subarray(0, i % 4)));
+    const input = concat(...frames);
+    for (let step = 1; step <= 7; step++) {
+      const decoder = new FrameDecoder({ role, maxFrameSize: 100 });
+      const payloads: Uint8Array[] = [];
+      for (let at = 0; at < input.length; at += step) {
+        decoder.push(input.slice(at, at + step));
+        for (let piece = decoder.next(); piece !== undefined; piece = decoder.next()) payloads.push(piece.payload);
+      }
+      const joined = Array.from({ length: 12 }, (_, i) => [i, 2 * i, 3 * i].slice(0, i % 4)).flat();
+      expect(Array.from(concat(...payloads)), `step ${step}`).toEqual(joined);
+    }
+  });
+
   it("decodes every payload length class under every chunking", () => {
     for (const length of [0, 1, 125, 126, 127, 200]) {
       const payload = Uint8Array.from({ length }, (_, i) => i & 0xff);
