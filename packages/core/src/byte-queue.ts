@@ -102,7 +102,8 @@ export class ByteQueue {
     this.#offset = 0;
     this.#index++;
     if (this.#index === this.#chunks.length) {
-      this.#chunks.length = 0;
+      // A new empty array rather than length = 0: an idle connection keeps no spare capacity.
+      this.#chunks = [];
       this.#index = 0;
     } else if (this.#index >= 1024) {
       this.#chunks.splice(0, this.#index);

@@ -139,7 +139,7 @@ export class Endpoint {
   #encoding: Promise<void> | undefined;
   // Bytes handed to the transport and not yet accepted by it.
   #inflight = 0;
-  #writeWaiters: (() => void)[] = [];
+  #writeWaiters: (() => void)[] | undefined;
   #ending: Promise<void> | undefined;
   #transportDone = false;
   #dropped = false;
@@ -336,7 +336,7 @@ export class Endpoint {
   /** A promise that resolves once {@link bufferedAmount} is below the high-water mark, or the connection ended. */
   whenWritable(): Promise<void> {
     if (!this.full || isTerminal(this.#phase)) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#writeWaiters.push(resolve));
+    return new Promise<void>((resolve) => (this.#writeWaiters ??= []).push(resolve));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -713,13 +713,14 @@ export class Endpoint {
     this.#inflight -= length;
     if (this.full) return;
     this.#wakeReader();
-    if (this.#writeWaiters.length > 0) this.#releaseWaiters();
+    if (this.#writeWaiters !== undefined) this.#releaseWaiters();
     this.#owner?.onWritable?.();
   }
 
   #releaseWaiters(): void {
     const waiters = this.#writeWaiters;
-    this.#writeWaiters = [];
+    if (waiters === undefined) return;
+    this.#writeWaiters = undefined;
     for (const wake of waiters) wake();
   }
 

@@ -51,14 +51,19 @@ function protocolError(code: ConstructorParameters<typeof ProtocolError>[0], mes
 }
 
 /** Decodes frames from pushed chunks; see the module contract. */
+// A header that spans chunks is copied here to be parsed, then nothing refers to it: one buffer
+// for every decoder (JavaScript runs one at a time).
+const SCRATCH = new Uint8Array(14);
+const EMPTY_KEY = new Uint8Array(4);
+
 export class FrameDecoder {
   readonly #queue = new ByteQueue();
   readonly #expectMask: boolean;
   readonly #maxFrameSize: number;
   #allowedRsv: number;
-  readonly #key = new Uint8Array(4);
+  // The masking key of the frame in progress; made with the first masked frame.
+  #key: Uint8Array | undefined;
   // A header that spans chunks, gathered in one place (2 + 8 + 4 bytes at most).
-  readonly #scratch = new Uint8Array(14);
   // The frame whose header is parsed and whose payload is still arriving (#inFrame), in fields
   // rather than an object per frame: most frames never need it (see #readHeader).
   #inFrame = false;
@@ -103,7 +108,7 @@ export class FrameDecoder {
   }
 
   // Parses a header once all of it is queued, checking every rule that the first bytes decide.
-  // The header is read straight from the front chunk (copied to #scratch only when it spans
+  // The header is read straight from the front chunk (copied to SCRATCH only when it spans
   // chunks), and a frame whose payload is all queued is returned whole without touching the
   // in-progress fields: one object and one view per small frame.
   #readHeader(): FramePiece | undefined {
@@ -113,7 +118,7 @@ export class FrameDecoder {
     let bytes = queue.head!;
     let at = queue.headOffset;
     if (bytes.length - at < Math.min(14, available)) {
-      bytes = this.#scratch;
+      bytes = SCRATCH;
       at = 0;
       for (let i = 0, n = Math.min(14, available); i < n; i++) bytes[i] = queue.peek(i);
     }
@@ -149,7 +154,7 @@ export class FrameDecoder {
         `Frame too big: ${length} bytes is over the limit of ${this.#maxFrameSize}`,
       );
     }
-    const key = this.#key;
+    const key = masked ? (this.#key ??= new Uint8Array(4)) : EMPTY_KEY;
     if (masked) {
       const k = at + 2 + lengthBytes;
       key[0] = bytes[k]!;
@@ -163,7 +168,7 @@ export class FrameDecoder {
       const start = at + headerLength;
       const end = start + length;
       let payload: Uint8Array;
-      if (bytes !== this.#scratch && end <= bytes.length) {
+      if (bytes !== SCRATCH && end <= bytes.length) {
         if (masked && length < SMALL_PAYLOAD) unmaskSmall(bytes, start, end, key);
         else if (masked) applyMask(bytes.subarray(start, end), key, 0);
         payload = bytes.subarray(start, end);
@@ -212,7 +217,7 @@ export class FrameDecoder {
   // Takes `n` payload bytes of the frame in progress, unmasks them and ends the frame if complete.
   #piece(n: number, first: boolean): FramePiece {
     const payload = this.#queue.consume(n);
-    if (this.#masked && n > 0) applyMask(payload, this.#key, this.#received);
+    if (this.#masked && n > 0) applyMask(payload, this.#key!, this.#received);
     this.#received += n;
     const last = this.#received === this.#length;
     if (last) this.#inFrame = false;

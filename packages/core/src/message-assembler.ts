@@ -40,7 +40,8 @@ export class MessageAssembler {
   #parts: Uint8Array[] = [];
   #textInPieces = false;
   // The start of a UTF-8 sequence the previous piece ended in (0 to 3 bytes used).
-  readonly #carry = new Uint8Array(4);
+  // The bytes of a character split between fragments; made the first time one is.
+  #carry: Uint8Array | undefined;
   #carryLength = 0;
   // RSV bits of the message's first frame: non-zero means an extension encoded it.
   #rsv = 0;
@@ -145,7 +146,7 @@ export class MessageAssembler {
   #decodePiece(bytes: Uint8Array): string {
     let text = "";
     let start = 0;
-    const carry = this.#carry;
+    const carry = (this.#carry ??= new Uint8Array(4));
     if (this.#carryLength > 0) {
       const length = sequenceLength(carry[0]!);
       const take = Math.min(length - this.#carryLength, bytes.length);
