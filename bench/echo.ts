@@ -19,7 +19,8 @@
  * and as a share of the busy time), then by source file.
  *
  * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/echo.ts [--quick]
- *      [--rounds 3] [--seconds 2] [--warmup 0.5] [--generators 2] [--profile DIR]
+ *      [--rounds 3] [--seconds 2] [--warmup 0.5] [--generators 2] [--profile DIR] [--json FILE]
+ * `--json FILE` writes the WebSocket and pipeTo ratios for bench/chart.ts.
  * Bounded: every wait is timed; the default run takes about 4.5 minutes, `--quick` about one.
  *
  * @module
@@ -29,6 +30,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { GeneratorMessage } from "./load-generator.ts";
+import { medianRatio, type RatioRow, writeRows } from "./results.ts";
 import {
   ROOT,
   type ServerProcess,
@@ -48,6 +50,7 @@ const { values } = parseArgs({
     sizes: { type: "string" },
     connections: { type: "string" },
     profile: { type: "string" },
+    json: { type: "string" },
   },
 });
 
@@ -208,6 +211,7 @@ async function compare(): Promise<void> {
       }
     }
     printTables(cells);
+    if (values.json !== undefined) writeRows(values.json, ratioRows(cells));
   } finally {
     for (const server of servers.values()) await server.stop();
   }
@@ -232,6 +236,29 @@ function pairedRatio(cell: Cell, spec: ServerSpec, value: (s: Sample) => number)
   const ratios = ours.map((s, i) => value(s) / value(ws[i]!));
   const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : "";
   return `${median(ratios).toFixed(2)}x${range}`;
+}
+
+// The ratios of the two interfaces' usual handlers (WebSocket, pipeTo) for the chart.
+function ratioRows(cells: readonly Cell[]): RatioRow[] {
+  const rows: RatioRow[] = [];
+  for (const cell of cells) {
+    const ws = cell.samples.get(WS)!.map((s) => s.messagesPerSecond);
+    for (const [spec, api] of [[WEBSOCKET, "WebSocket"], [PIPE, "WebSocketStream"]] as const) {
+      const ours = cell.samples.get(spec)!;
+      rows.push({
+        runtime: "Node",
+        anchor: "ws + bufferutil",
+        api,
+        size: cell.size,
+        connections: cell.connections,
+        ratio: medianRatio(ours.map((s) => s.messagesPerSecond), ws),
+        ours: cell.results.get(spec)!.messagesPerSecond,
+        reference: cell.results.get(WS)!.messagesPerSecond,
+        generatorCpu: cell.results.get(spec)!.generatorCpu,
+      });
+    }
+  }
+  return rows;
 }
 
 function printTables(cells: readonly Cell[]): void {

@@ -23,7 +23,8 @@
  *
  * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/runtimes.ts [--quick]
  *      [--rounds 3] [--seconds 2] [--warmup 0.5] [--generators 2] [--runtimes deno,bun]
- *      [--sizes 16,1024,65536] [--connections 1,64] [--idle 2000] [--only throughput,memory]
+ *      [--sizes 16,1024,65536] [--connections 1,64] [--idle 2000] [--only throughput,memory] [--json FILE]
+ * `--json FILE` writes each interface's ratio to the built-in server for bench/chart.ts.
  * Bounded: every wait is timed; the default run takes about 4 minutes, `--quick` under a minute and a half.
  *
  * @module
@@ -41,6 +42,7 @@ import {
   type Sample,
   sizeName,
 } from "./drive.ts";
+import { medianRatio, type RatioRow, writeRows } from "./results.ts";
 import { type RuntimeServer, runtimeVersions, type ServerSpec, startRuntimeServer } from "./runtime-servers.ts";
 
 const { values } = parseArgs({
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     connections: { type: "string" },
     idle: { type: "string" },
     only: { type: "string", default: "throughput,memory" },
+    json: { type: "string" },
   },
 });
 
@@ -179,6 +182,31 @@ function printThroughput(cells: readonly Cell[]): void {
   }
 }
 
+// Each runtime's two interfaces against its built-in server, for the chart.
+function ratioRows(cells: readonly Cell[]): RatioRow[] {
+  const rows: RatioRow[] = [];
+  for (const pair of PAIRS) {
+    for (const cell of cells) {
+      const builtin = cell.samples.get(pair.builtin)!;
+      for (const spec of pair.ours) {
+        const ours = cell.samples.get(spec)!;
+        rows.push({
+          runtime: pair.runtime as RatioRow["runtime"],
+          anchor: pair.builtin.name,
+          api: spec.args?.includes("websocket") ? "WebSocket" : "WebSocketStream",
+          size: cell.size,
+          connections: cell.connections,
+          ratio: medianRatio(ours.map((s) => s.messagesPerSecond), builtin.map((s) => s.messagesPerSecond)),
+          ours: medianSample(ours).messagesPerSecond,
+          reference: medianSample(builtin).messagesPerSecond,
+          generatorCpu: medianSample(ours).generatorCpu,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
 async function memory(): Promise<IdleMemory[]> {
   const results: IdleMemory[] = [];
   for (const pair of PAIRS) {
@@ -221,4 +249,5 @@ console.log(`${new Date().toISOString().slice(0, 10)}; ${runtimeVersions()}`);
 const cells = ONLY.includes("throughput") ? await throughput() : [];
 const idle = ONLY.includes("memory") ? await memory() : [];
 if (cells.length > 0) printThroughput(cells);
+if (cells.length > 0 && values.json !== undefined) writeRows(values.json, ratioRows(cells));
 if (idle.length > 0) printMemory(idle);
