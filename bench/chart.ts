@@ -35,7 +35,7 @@ const panelWidth = 120 + cells.length * 90;
 const panelHeight = 260;
 const plotTop = 50;
 const plotHeight = 170;
-const width = panelWidth;
+const width = Math.max(640, panelWidth);
 const height = 40 + RUNTIMES.length * panelHeight + 30;
 const y = (ratio: number, offset: number): number => offset + plotTop + plotHeight - (ratio / top) * plotHeight;
 
