@@ -56,7 +56,7 @@ export class ByteQueue {
     const start = this.#offset;
     if (first.length - start >= n) {
       this.#advance(n);
-      return first.subarray(start, start + n);
+      return new Uint8Array(first.buffer, first.byteOffset + start, n);
     }
     const out = new Uint8Array(n);
     let filled = 0;

@@ -170,8 +170,10 @@ export class FrameDecoder {
       let payload: Uint8Array;
       if (bytes !== SCRATCH && end <= bytes.length) {
         if (masked && length < SMALL_PAYLOAD) unmaskSmall(bytes, start, end, key);
-        else if (masked) applyMask(bytes.subarray(start, end), key, 0);
-        payload = bytes.subarray(start, end);
+        // A view built with the constructor: subarray() costs about twice as much on Bun (JSC's
+        // species lookup); on V8 the two are close.
+        payload = new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
+        if (masked && length >= SMALL_PAYLOAD) applyMask(payload, key, 0);
         queue.skip(headerLength + length);
       } else {
         queue.skip(headerLength);

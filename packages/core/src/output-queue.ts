@@ -77,7 +77,9 @@ export class OutputQueue {
   #closeSegment(): void {
     const segmentSlab = this.#segmentSlab;
     if (segmentSlab === undefined) return;
-    if (this.#segmentEnd > this.#segmentStart) this.#chunks.push(segmentSlab.subarray(this.#segmentStart, this.#segmentEnd));
+    if (this.#segmentEnd > this.#segmentStart) {
+      this.#chunks.push(new Uint8Array(segmentSlab.buffer, segmentSlab.byteOffset + this.#segmentStart, this.#segmentEnd - this.#segmentStart));
+    }
     this.#segmentSlab = undefined;
   }
 }
