@@ -100,11 +100,10 @@ class Connections {
       return;
     }
     socket.setNoDelay(true);
-    const transport = new SocketTransport();
+    // In #transports until its socket closes.
+    const transport = new SocketTransport({}, this.#transports);
     socket.data = transport;
     SocketTransport.handlers.open!(socket);
-    this.#transports.add(transport);
-    void transport.closed.then(() => this.#transports.delete(transport));
     this.#group.accept(transport, { scheme: this.#scheme }).catch((error: unknown) => transport.destroy(error, "The handshake failed"));
   }
 

@@ -43,6 +43,20 @@ export type StreamSocket = Socket<SocketStreams | undefined>;
 const noop = (): void => {};
 
 /** A promise with its settle functions. */
+class Settler<T> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (reason: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/** A promise with its settle functions. */
 class Deferred {
   readonly promise: Promise<void>;
   resolve!: () => void;
@@ -129,20 +143,38 @@ export class SocketTransport implements Transport {
 
   /**
    * Resolves with the socket at its `open` handler (after the TLS handshake); rejects if it fails
-   * to connect or closes first.
+   * to connect or closes first. (Made when first asked for: a server's transports never are.)
    */
-  readonly opened: Promise<TransportSocket>;
+  get opened(): Promise<TransportSocket> {
+    if (this.#opened === undefined) {
+      const opened = new Settler<TransportSocket>();
+      opened.promise.catch(noop);
+      if (this.#openOutcome === "open") opened.resolve(this.#socket!);
+      else if (this.#openOutcome === "failed") opened.reject(this.closedError);
+      this.#opened = opened;
+    }
+    return this.#opened.promise;
+  }
+
   /** Resolves once the socket has closed, for whatever reason. */
-  readonly closed: Promise<void>;
+  get closed(): Promise<void> {
+    if (this.#closed === undefined) {
+      this.#closed = new Settler<void>();
+      if (this.#state === "closed") this.#closed.resolve();
+    }
+    return this.#closed.promise;
+  }
 
   readonly #highWaterMark: number;
   #socket: TransportSocket | undefined;
   /** `connecting` until `open`, `closed` once Bun reported the close. */
   #state: "connecting" | "open" | "closed" = "connecting";
   #error: unknown = undefined;
-  #resolveOpened!: (socket: TransportSocket) => void;
-  #rejectOpened!: (reason: unknown) => void;
-  #resolveClosed!: () => void;
+  #openOutcome: "pending" | "open" | "failed" = "pending";
+  #opened: Settler<TransportSocket> | undefined;
+  #closed: Settler<void> | undefined;
+  // The set of a server's live transports, left on close.
+  readonly #group: Set<SocketTransport> | undefined;
 
   // Reading: chunks not yet read, and the reader waiting for one.
   #input: "open" | "ended" | "failed" = "open";
@@ -161,16 +193,30 @@ export class SocketTransport implements Transport {
   #outbox: Array<Uint8Array | Deferred> = [];
   #ending: Promise<void> | undefined;
 
-  constructor(options: SocketTransportOptions = {}) {
+  /** `group`: a set the transport is in until its socket closes (a server's live transports). */
+  constructor(options: SocketTransportOptions = {}, group?: Set<SocketTransport>) {
     const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
     checkReadBufferSize(highWaterMark);
     this.#highWaterMark = highWaterMark;
-    this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
-    });
-    this.opened.catch(noop);
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#group = group;
+    group?.add(this);
+  }
+
+  #resolveOpened(socket: TransportSocket): void {
+    if (this.#openOutcome !== "pending") return;
+    this.#openOutcome = "open";
+    this.#opened?.resolve(socket);
+  }
+
+  #rejectOpened(reason: unknown): void {
+    if (this.#openOutcome !== "pending") return;
+    this.#openOutcome = "failed";
+    this.#opened?.reject(reason);
+  }
+
+  #resolveClosed(): void {
+    this.#group?.delete(this);
+    this.#closed?.resolve();
   }
 
   /** The socket, once open and until it closes; `undefined` otherwise. */
