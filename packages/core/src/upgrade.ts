@@ -7,7 +7,7 @@
  */
 import { WebSocketError } from "./errors.ts";
 import type { ExtensionFactory } from "./extension.ts";
-import type { AcceptOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
+import type { AcceptOptions, HandshakeHashOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
 import type { RequestHead } from "./http-head.ts";
 import type { EndpointOptions } from "./endpoint.ts";
 import type { ServerConnection } from "./server.ts";
@@ -15,8 +15,11 @@ import type { ServerConnection } from "./server.ts";
 /** What a server's `upgrade` hook returns: how to accept, or a `Response` that refuses. */
 export type UpgradeDecision = void | undefined | { readonly protocol?: string; readonly headers?: HeaderInit } | Response;
 
-/** Server options: the connection layer's, the upgrade hook and a pre-parsed head for `handleUpgrade`. */
-export interface ServerOptions extends EndpointOptions {
+/**
+ * Server options: the connection layer's, the upgrade hook, a pre-parsed head for
+ * `handleUpgrade`, and the handshake's hash (`sha1`, which the runtime adapters set).
+ */
+export interface ServerOptions extends EndpointOptions, HandshakeHashOptions {
   /**
    * Decides the upgrade from the request: return nothing to accept, `{ protocol, headers }` to
    * accept with a subprotocol (one the client offered) and headers, or a `Response` to refuse

@@ -32,6 +32,7 @@ describe("the package root", () => {
       "acceptDeflateOffer",
       "acceptDeflateResponse",
       "acceptResponse",
+      "acceptResponseWithKey",
       "acceptWebSocket",
       "applyMask",
       "checkReadBufferSize",
