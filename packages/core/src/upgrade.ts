@@ -26,6 +26,8 @@ export interface ServerOptions extends EndpointOptions, HandshakeHashOptions {
    * (its status, headers and body are sent). Throwing refuses with 500.
    */
   readonly upgrade?: (request: Request, info: UpgradeRequest) => UpgradeDecision | Promise<UpgradeDecision>;
+  /** Only upgrade requests for this path (query ignored); others get 404 before `upgrade` is asked. Default: any path. */
+  readonly path?: string;
   /** `ws:` or `wss:`: the scheme of the URL given to `upgrade`. Default `ws:`. */
   readonly scheme?: "ws:" | "wss:";
   /** A request head already parsed (e.g. by `node:http`), and the bytes that followed it. */
@@ -41,20 +43,28 @@ export type UpgradeOutcome =
 
 /**
  * Asks the hook and answers the handshake on `conn`: the 101 (accepted), or the hook's
- * `Response`, or 500 when the hook throws or its answer cannot be sent (refused).
+ * `Response`, or 500 when the hook throws or its answer cannot be sent (refused). A request for
+ * another `path` than the one given is refused with 404 first. `webRequest` is the request for
+ * the hook, or a function that builds it: it is called only when there is a hook (see
+ * {@link lazyWebRequest}).
  */
 export async function decideUpgrade(
   conn: ServerConnection,
   request: UpgradeRequest,
-  webRequest: Request,
+  webRequest: Request | (() => Request),
   upgrade: ServerOptions["upgrade"],
+  path?: string,
 ): Promise<UpgradeOutcome> {
   let decision: UpgradeDecision;
-  try {
-    decision = await upgrade?.(webRequest, request);
-  } catch (error) {
-    conn.reject(500, { body: "Internal Server Error" });
-    return { refused: new WebSocketError("Upgrade refused: the upgrade hook threw", { cause: error }) };
+  if (path !== undefined && pathname(request.target) !== path) {
+    decision = new Response("Not Found", { status: 404 });
+  } else if (upgrade !== undefined) {
+    try {
+      decision = await upgrade(typeof webRequest === "function" ? webRequest() : webRequest, request);
+    } catch (error) {
+      conn.reject(500, { body: "Internal Server Error" });
+      return { refused: new WebSocketError("Upgrade refused: the upgrade hook threw", { cause: error }) };
+    }
   }
   if (decision instanceof Response) {
     const body = new Uint8Array(await decision.arrayBuffer());
@@ -83,4 +93,24 @@ export function toWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"): R
   for (const [name, value] of request.headers) headers.append(name, value);
   const base = `${scheme === "wss:" ? "https" : "http"}://${request.host}`;
   return new Request(new URL(request.target, base), { method: "GET", headers });
+}
+
+/**
+ * {@link toWebRequest}, built on the first call and the same object after. A `Request` (its
+ * `Headers`, URL and `AbortSignal`) costs more to build than the rest of a handshake's parsing,
+ * and a server without an upgrade hook or a handler that reads it never needs one.
+ */
+export function lazyWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"): () => Request {
+  let built: Request | undefined;
+  return () => (built ??= toWebRequest(request, scheme));
+}
+
+/** The URL the client asked for, with the WebSocket scheme (`ws://host/path?query`), as the `Request` would give it. */
+export function requestUrl(request: UpgradeRequest, scheme: "ws:" | "wss:"): string {
+  return new URL(request.target, `${scheme}//${request.host}`).href;
+}
+
+// The path of a request target, normalized as the `Request`'s URL would have it.
+function pathname(target: string): string {
+  return new URL(target, "http://localhost").pathname;
 }
