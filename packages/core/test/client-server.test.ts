@@ -135,7 +135,7 @@ describe("a client and a server", () => {
 
   it("check the server's answer against the accept value from the injected SHA-1", async () => {
     // A hash that is not SHA-1: the client expects another value than a correct server sends.
-    const wrong = (data: Uint8Array): Uint8Array => sha1(concat([data, Uint8Array.of(0)]));
+    const wrong = (data: Uint8Array): Uint8Array => sha1(concat(data, Uint8Array.of(0)));
     const client = await ClientConnection.create("ws://localhost/", { sha1: wrong });
     const server = new ServerConnection();
     pipe(client, server);
