@@ -192,7 +192,7 @@ class HeadReader<H> {
 class HeadScanner {
   readonly #maxHeadBytes: number;
   readonly #maxLines: number;
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #length = 0;
   #lineLength = 0; // bytes in the current line, CR excluded
   #lineCount = 0; // complete lines, the start line included
@@ -211,7 +211,13 @@ class HeadScanner {
       if (this.#length + i >= this.#maxHeadBytes) throw headTooLarge(this.#maxHeadBytes);
       if (this.#step(chunk[i]!)) end = i + 1;
     }
-    this.#append(chunk.subarray(0, i));
+    if (this.#length === 0 && end >= 0) {
+      // A head that came whole in one chunk (the usual case) is read from a view of it.
+      this.#buffer = chunk;
+      this.#length = end;
+    } else {
+      this.#append(chunk.subarray(0, i));
+    }
     return end;
   }
 
@@ -304,7 +310,13 @@ function parseField(line: string): readonly [string, string] {
   return Object.freeze([name, value] as const);
 }
 
+// ASCII reads the same in UTF-8 and Latin-1, and TextDecoder reads it in native code.
+const ascii = new TextDecoder();
+
 function latin1(bytes: Uint8Array): string {
+  let high = false;
+  for (let i = 0; i < bytes.length && !high; i++) high = bytes[i]! > 0x7f;
+  if (!high) return ascii.decode(bytes);
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
     s += String.fromCharCode(...bytes.subarray(i, i + 4096));
