@@ -63,7 +63,8 @@ export type ServerSocketFor<A extends ServerApi> = A extends "websocket" ? WebSo
 /** One server's connections; see the module notes. */
 export class ConnectionGroup<A extends ServerApi = "stream"> {
   readonly #options: ServeConnectionOptions<ServerApi>;
-  readonly #defaults: Partial<ServerOptions>;
+  // The adapter's defaults under the options, merged once rather than per connection.
+  readonly #merged: ServerOptions;
   readonly #open = new Map<Endpoint, ServerWebSocket>();
   // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
   readonly #transports = new Set<Transport>();
@@ -72,7 +73,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   /** `defaults` are the adapter's own settings; `options` win. */
   constructor(options: ServeConnectionOptions<A>, defaults: Partial<ServerOptions> = {}) {
     this.#options = options as ServeConnectionOptions<ServerApi>;
-    this.#defaults = defaults;
+    this.#merged = { ...defaults, ...options };
   }
 
   /** True once {@link closeAll} was called: refuse new transports. */
@@ -97,12 +98,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
       return undefined;
     }
     const transport = this.#track(inner);
-    const accepted = await Endpoint.accept(transport, {
-      ...this.#defaults,
-      ...this.#options,
-      head: context.head,
-      scheme: context.scheme,
-    });
+    const accepted = await Endpoint.accept(transport, { ...this.#merged, head: context.head, scheme: context.scheme });
     if (accepted === undefined) return undefined;
     const { endpoint } = accepted;
     const options = this.#options;
