@@ -81,16 +81,28 @@ export function isToken(s: string): boolean {
  * comma-separated value, as RFC 9110 §5.3 allows for list-based fields; `undefined` if absent.
  */
 export function getHeader(headers: HeaderList, name: string): string | undefined {
-  const values = getHeaderValues(headers, name);
-  return values.length === 0 ? undefined : values.join(", ");
+  const lower = name.toLowerCase();
+  let first: string | undefined;
+  let all: string[] | undefined;
+  for (const [n, v] of headers) {
+    if (!sameName(n, lower)) continue;
+    if (first === undefined) first = v;
+    else (all ??= [first]).push(v);
+  }
+  return all === undefined ? first : all.join(", ");
 }
 
 /** The value of every field line named `name` (case-insensitive), in order received. */
 export function getHeaderValues(headers: HeaderList, name: string): string[] {
   const lower = name.toLowerCase();
   const values: string[] = [];
-  for (const [n, v] of headers) if (n.toLowerCase() === lower) values.push(v);
+  for (const [n, v] of headers) if (sameName(n, lower)) values.push(v);
   return values;
+}
+
+// The handshake looks up some eight fields in every request: compare lengths before case.
+function sameName(name: string, lower: string): boolean {
+  return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
 /**
