@@ -107,7 +107,28 @@ export function lazyWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"):
 
 /** The URL the client asked for, with the WebSocket scheme (`ws://host/path?query`), as the `Request` would give it. */
 export function requestUrl(request: UpgradeRequest, scheme: "ws:" | "wss:"): string {
-  return new URL(request.target, `${scheme}//${request.host}`).href;
+  const { host, target } = request;
+  // Most requests are already in the form the URL parser would give them; only the others
+  // pay for a parse.
+  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target) && plainHost(host, scheme)) return `${scheme}//${host}${target}`;
+  return new URL(target, `${scheme}//${host}`).href;
+}
+
+// A path and query the URL parser leaves as they are: no character it would percent-encode or
+// read as a separator (' is encoded in the query of ws: and wss: URLs), no % (%2e is a dot).
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/?]*$/;
+// A "." or ".." path segment, which the parser removes.
+const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
+// Lower-case names whose labels start with a letter (never read as an IPv4 address), or an
+// IPv4 address as the parser writes it; then a port without leading zeros.
+const PLAIN_HOST = /^(?:(?:[a-z][a-z0-9-]*\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::([1-9]\d{0,4}))?$/;
+
+function plainHost(host: string, scheme: "ws:" | "wss:"): boolean {
+  const match = PLAIN_HOST.exec(host);
+  if (match === null) return false;
+  const port = match[1];
+  // The parser drops the scheme's default port and refuses ports above 65535.
+  return port === undefined || (Number(port) <= 65535 && port !== (scheme === "ws:" ? "80" : "443"));
 }
 
 // The path of a request target, normalized as the `Request`'s URL would have it.
