@@ -2,9 +2,11 @@
  * Runs every benchmark in sequence, each in its own process, after printing the machine: the
  * codec (bench/codec.ts), echo throughput (bench/echo.ts), memory per idle connection
  * (bench/memory.ts) and the Node socket to Web Streams comparison (bench/node-socket.ts).
- * `--quick` passes `--quick` on (short runs, for a smoke test: the figures are rough).
+ * `--quick` passes `--quick` on (short runs, for a smoke test: the figures are rough). The
+ * handshake rate on Node, Deno and Bun (bench/handshake.ts) runs only when asked for with
+ * `--only handshake` (or `--handshake` next to the default set).
  *
- * Run: pnpm bench [--quick] [--only codec,echo,memory,node-socket]
+ * Run: pnpm bench [--quick] [--handshake] [--only codec,echo,memory,node-socket,handshake]
  *
  * @module
  */
@@ -19,6 +21,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    handshake: { type: "boolean", default: false },
   },
 });
 
@@ -26,6 +29,8 @@ interface Bench {
   readonly name: string;
   readonly file: string;
   readonly args: (quick: boolean) => string[];
+  /** Left out of the default set: run with --only NAME (or its own flag). */
+  readonly optIn?: boolean;
 }
 
 const BENCHES: readonly Bench[] = [
@@ -33,6 +38,7 @@ const BENCHES: readonly Bench[] = [
   { name: "echo", file: "bench/echo.ts", args: (quick) => (quick ? ["--quick"] : []) },
   { name: "memory", file: "bench/memory.ts", args: (quick) => (quick ? ["--quick"] : []) },
   { name: "node-socket", file: "bench/node-socket.ts", args: (quick) => (quick ? ["--seconds", "0.5", "--rounds", "1"] : []) },
+  { name: "handshake", file: "bench/handshake.ts", args: (quick) => (quick ? ["--quick"] : []), optIn: true },
 ];
 
 function cpuModel(): string {
@@ -45,7 +51,9 @@ function cpuModel(): string {
 }
 
 const only = values.only?.split(",");
-const selected = BENCHES.filter((b) => only === undefined || only.includes(b.name));
+const selected = BENCHES.filter((b) =>
+  only !== undefined ? only.includes(b.name) : !b.optIn || (b.name === "handshake" && values.handshake)
+);
 console.log(`# wsstream benchmarks${values.quick ? " (--quick)" : ""}`);
 console.log(
   `${new Date().toISOString().slice(0, 10)}; ${availableParallelism()} CPUs (${cpuModel()}), ` +
