@@ -428,7 +428,9 @@ function checkWebSocketVersion(headers: HeaderList): void {
 }
 
 function offeredProtocols(headers: HeaderList): string[] {
-  const protocols = splitList(getHeaderValues(headers, "Sec-WebSocket-Protocol"));
+  const values = getHeaderValues(headers, "Sec-WebSocket-Protocol");
+  if (values.length === 0) return [];
+  const protocols = splitList(values);
   const bad = protocols.find((p) => !isToken(p));
   if (bad !== undefined) {
     throw new HandshakeError("WS_ERR_INVALID_SUBPROTOCOL", 400, `Invalid Sec-WebSocket-Protocol: ${brief(bad)}`);

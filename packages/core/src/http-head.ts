@@ -302,6 +302,14 @@ function parseResponseHead(lines: string[]): ResponseHead {
   };
 }
 
+/** `line` from `start`, without the optional whitespace (space, tab) around the field value. */
+function trimOws(line: string, start: number): string {
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+  return line.slice(start, end);
+}
+
 function parseFields(lines: readonly string[]): HeaderList {
   return lines.map(parseField);
 }
@@ -317,7 +325,7 @@ function parseField(line: string): readonly [string, string] {
   const name = line.slice(0, colon);
   // RFC 9112 §5.1: no whitespace is allowed between the field name and colon.
   if (!isToken(name)) throw malformed(`Invalid header name: ${describe(name)}`);
-  const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+  const value = trimOws(line, colon + 1);
   if (!FIELD_VALUE.test(value)) throw malformed(`Invalid header value for ${name}: ${describe(value)}`);
   return Object.freeze([name, value] as const);
 }
