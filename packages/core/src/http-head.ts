@@ -327,7 +327,9 @@ function parseField(line: string): readonly [string, string] {
   if (!isToken(name)) throw malformed(`Invalid header name: ${describe(name)}`);
   const value = trimOws(line, colon + 1);
   if (!FIELD_VALUE.test(value)) throw malformed(`Invalid header value for ${name}: ${describe(value)}`);
-  return Object.freeze([name, value] as const);
+  // Read-only by its type, not frozen: in Bun, freezing the pairs took 15% of a server's
+  // handshake profile (4.6 µs per six-field head in a microbenchmark, against 0.2 µs).
+  return [name, value] as const;
 }
 
 // ASCII reads the same in UTF-8 and Latin-1, and TextDecoder reads it in native code.
