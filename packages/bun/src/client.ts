@@ -8,6 +8,7 @@
 import type { TLSOptions } from "bun";
 import { type ClientOptions, connectTarget, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
+import { sha1 } from "./sha1.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
 export interface WebSocketStreamOptions extends ClientOptions {
@@ -33,7 +34,7 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
+    super(url, (target, signal) => openSocket(target, options.tls, signal), { sha1, ...options });
   }
 }
 
@@ -60,7 +61,7 @@ export class WebSocket extends WebSocketBase {
   constructor(url: string | URL, protocols?: string | readonly string[] | WebSocketOptions, options: WebSocketOptions = {}) {
     const init = isOptions(protocols) ? protocols : options;
     const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
-    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), init);
+    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), { sha1, ...init });
   }
 }
 

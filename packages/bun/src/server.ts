@@ -8,6 +8,7 @@
 import type { TCPSocketListener, TLSOptions } from "bun";
 import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions, type ServerApi } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
+import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
@@ -89,7 +90,7 @@ class Connections {
   readonly #transports = new Set<SocketTransport>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
-    this.#group = new ConnectionGroup(options);
+    this.#group = new ConnectionGroup(options, { sha1 });
     this.#scheme = scheme;
   }
 

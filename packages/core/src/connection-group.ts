@@ -11,21 +11,26 @@ import { CloseCode } from "./close.ts";
 import { Endpoint } from "./endpoint.ts";
 import type { Transport, TransportLike, TransportSink } from "./transport.ts";
 import { toTransport } from "./transport.ts";
-import type { ServerOptions, UpgradeDecision } from "./upgrade.ts";
+import type { ServerOptions } from "./upgrade.ts";
 import { WebSocketBase } from "./websocket.ts";
 import { WebSocketStreamBase, type WebSocketStreamOptions } from "./websocket-stream.ts";
 
-/** A handler that takes each connection as a `WebSocketStream`. */
+/**
+ * A handler that takes each connection as a `WebSocketStream`, and the request that opened it.
+ * The `Request` is built only for a handler that declares the parameter: one declared with a
+ * single parameter (`(ws) => ...`, `handler.length === 1`) is called without it, which saves
+ * building a `Request` per connection.
+ */
 export type ConnectionHandler = (ws: WebSocketStreamBase, request: Request) => void | Promise<void>;
 
-/** A handler that takes each connection as a WHATWG `WebSocket` (already open). */
+/**
+ * A handler that takes each connection as a WHATWG `WebSocket` (already open), and the request
+ * that opened it (built only when declared, as for {@link ConnectionHandler}).
+ */
 export type WebSocketHandler = (ws: WebSocketBase, request: Request) => void | Promise<void>;
 
 /** The options every server entry point takes, whichever interface its handler uses. */
-export interface ServeCommonOptions extends Omit<ServerOptions, "head" | "scheme">, WebSocketStreamOptions {
-  /** Only upgrade requests for this path (query ignored); others get 404. Default: any path. */
-  readonly path?: string;
-}
+export interface ServeCommonOptions extends Omit<ServerOptions, "head" | "scheme">, WebSocketStreamOptions {}
 
 /** Which interface a server's handler takes: `"stream"` (`WebSocketStream`) or `"websocket"` (WHATWG `WebSocket`). */
 export type ServerApi = "stream" | "websocket";
@@ -58,7 +63,8 @@ export type ServerSocketFor<A extends ServerApi> = A extends "websocket" ? WebSo
 /** One server's connections; see the module notes. */
 export class ConnectionGroup<A extends ServerApi = "stream"> {
   readonly #options: ServeConnectionOptions<ServerApi>;
-  readonly #defaults: Partial<ServerOptions>;
+  // The adapter's defaults under the options, merged once rather than per connection.
+  readonly #merged: ServerOptions;
   readonly #open = new Map<Endpoint, ServerWebSocket>();
   // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
   readonly #transports = new Set<Transport>();
@@ -67,7 +73,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   /** `defaults` are the adapter's own settings; `options` win. */
   constructor(options: ServeConnectionOptions<A>, defaults: Partial<ServerOptions> = {}) {
     this.#options = options as ServeConnectionOptions<ServerApi>;
-    this.#defaults = defaults;
+    this.#merged = { ...defaults, ...options };
   }
 
   /** True once {@link closeAll} was called: refuse new transports. */
@@ -92,22 +98,17 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
       return undefined;
     }
     const transport = this.#track(inner);
-    const { path, upgrade } = this.#options;
-    const accepted = await Endpoint.accept(transport, {
-      ...this.#defaults,
-      ...this.#options,
-      head: context.head,
-      scheme: context.scheme,
-      upgrade: (request, info) => filterPath(request, path) ?? upgrade?.(request, info),
-    });
+    const accepted = await Endpoint.accept(transport, { ...this.#merged, head: context.head, scheme: context.scheme });
     if (accepted === undefined) return undefined;
-    const { endpoint, request } = accepted;
+    const { endpoint } = accepted;
     const options = this.#options;
     const ws = options.api === "websocket" ? new WebSocketBase(endpoint) : new WebSocketStreamBase(endpoint, undefined, options);
     this.#open.set(endpoint, ws);
     endpoint.onEnd(() => this.#open.delete(endpoint));
     if (this.#closing) endpoint.close(CloseCode.GOING_AWAY, "server closing");
-    runHandler(options.handler as (ws: ServerWebSocket, request: Request) => void | Promise<void>, ws, endpoint, request);
+    const handler = options.handler as (ws: ServerWebSocket, request: Request) => void | Promise<void>;
+    // A handler declared with one parameter cannot read the request: do not build it.
+    runHandler(handler, ws, endpoint, handler.length === 1 ? (undefined as unknown as Request) : accepted.request);
     endpoint.start();
     return ws as ServerSocketFor<A>;
   }
@@ -202,10 +203,4 @@ function closeOnFailure(running: Promise<void>, endpoint: Endpoint): void {
     if (endpoint.phase === "reply-pending") endpoint.drained();
     else endpoint.close(CloseCode.INTERNAL_ERROR, "handler failed");
   });
-}
-
-// A request for another path is answered with 404.
-function filterPath(request: Request, path: string | undefined): UpgradeDecision | undefined {
-  if (path === undefined || new URL(request.url).pathname === path) return undefined;
-  return new Response("Not Found", { status: 404 });
 }

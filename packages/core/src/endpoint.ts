@@ -27,7 +27,7 @@ import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike, type TransportSink } from "./transport.ts";
-import { decideUpgrade, type ServerOptions, toWebRequest } from "./upgrade.ts";
+import { decideUpgrade, lazyWebRequest, requestUrl, type ServerOptions } from "./upgrade.ts";
 
 /** Options of an {@link Endpoint}, shared by both roles and both interfaces. */
 export interface EndpointOptions extends ConnectionOptions, HttpHeadLimits {
@@ -176,8 +176,8 @@ export class Endpoint {
    * Runs the server side of the opening handshake over `transport`: reads and validates the
    * request (answering 400/426/431 itself), asks `options.upgrade`, then answers 101. Resolves
    * with the open endpoint and the request, or `undefined` when the upgrade was refused or
-   * failed (the refusal is written, then the transport is closed). Call {@link start} once an
-   * owner is attached.
+   * failed (the refusal is written, then the transport is closed). `request` is built when first
+   * read. Call {@link start} once an owner is attached.
    */
   static async accept(transport: TransportLike, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
     return new Endpoint(options).#runServer(toTransport(transport), options);
@@ -398,9 +398,10 @@ export class Endpoint {
         this.#refused();
         return undefined;
       }
-      const webRequest = toWebRequest(request, options.scheme ?? "ws:");
-      this.url = webRequest.url.replace(/^http/, "ws");
-      const decision = await decideUpgrade(conn, request, webRequest, options.upgrade);
+      // The WHATWG Request is built only if the upgrade hook or the caller reads it.
+      const webRequest = lazyWebRequest(request, options.scheme ?? "ws:");
+      this.url = requestUrl(request, options.scheme ?? "ws:");
+      const decision = await decideUpgrade(conn, request, webRequest, options.upgrade, options.path);
       if (this.#phase !== "connecting") return undefined;
       if (decision.refused !== undefined) {
         this.#failHandshake(decision.refused, false);
@@ -411,7 +412,12 @@ export class Endpoint {
       this.extensions = conn.agreedExtensions;
       this.#opened();
       this.#flush();
-      return { endpoint: this, request: webRequest };
+      return {
+        endpoint: this,
+        get request() {
+          return webRequest();
+        },
+      };
     } catch (error) {
       this.#failHandshake(error);
       return undefined;

@@ -82,17 +82,44 @@ export function generateKey(): string {
 }
 
 /**
+ * A synchronous SHA-1: the 20-byte digest of `data`. The handshake needs one hash per
+ * connection (`Sec-WebSocket-Accept`, RFC 6455 §4.2.2 step 5.4); without one it uses
+ * `crypto.subtle.digest`, which is asynchronous (on Node it is a job on the libuv thread pool,
+ * a round trip that costs more than the hash). Each runtime adapter passes its own, e.g.
+ * `(data) => createHash("sha1").update(data).digest()` with `node:crypto`.
+ *
+ * It must return the digest of exactly `data`; the result is read once and not kept.
+ */
+export type Sha1 = (data: Uint8Array) => Uint8Array;
+
+/** The handshake's hash: set by the runtime adapters, rarely by hand. */
+export interface HandshakeHashOptions {
+  /**
+   * A synchronous SHA-1 for `Sec-WebSocket-Accept`; default: `crypto.subtle.digest`
+   * (asynchronous). With it, a server's `accept()` queues the 101 before returning, and a
+   * client computes the accept value it expects without waiting.
+   */
+  readonly sha1?: Sha1;
+}
+
+/**
  * The `Sec-WebSocket-Accept` value for `key`: base64 of the SHA-1 of the key followed by
- * {@link WEBSOCKET_GUID} (RFC 6455 §4.2.2 step 5.4).
+ * {@link WEBSOCKET_GUID} (RFC 6455 §4.2.2 step 5.4). With a synchronous {@link Sha1} it returns
+ * the value; without, a promise of it (Web Crypto).
  *
  * @example
  * ```ts
  * await computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ=="); // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * computeAcceptKey("dGhlIHNhbXBsZSBub25jZQ==", sha1); // the same, at once
  * ```
  */
-export async function computeAcceptKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", encoder.encode(key + WEBSOCKET_GUID));
-  return base64(new Uint8Array(digest));
+export function computeAcceptKey(key: string): Promise<string>;
+export function computeAcceptKey(key: string, sha1: Sha1): string;
+export function computeAcceptKey(key: string, sha1: Sha1 | undefined): string | Promise<string>;
+export function computeAcceptKey(key: string, sha1?: Sha1): string | Promise<string> {
+  const data = encoder.encode(key + WEBSOCKET_GUID);
+  if (sha1 !== undefined) return base64(sha1(data));
+  return crypto.subtle.digest("SHA-1", data).then((digest) => base64(new Uint8Array(digest)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,18 +196,28 @@ export interface AcceptOptions {
  * Rejects with {@link UsageError}: `WS_ERR_INVALID_ARGUMENT` for a subprotocol or extension the
  * client did not offer (or malformed extensions), `WS_ERR_INVALID_HEADER` for a custom header
  * that is not a token, carries CR, LF, NUL or a character above U+00FF, or would override a
- * handshake field.
+ * handshake field. To build it without waiting, compute the accept value with a synchronous
+ * hash and use {@link acceptResponseWithKey}.
  */
 export async function acceptResponse(request: UpgradeRequest, options: AcceptOptions = {}): Promise<Uint8Array> {
+  return acceptResponseWithKey(request, await computeAcceptKey(request.key), options);
+}
+
+/**
+ * {@link acceptResponse} with the `Sec-WebSocket-Accept` value already computed (by
+ * {@link computeAcceptKey} with a synchronous {@link Sha1}): the bytes at once. Throws the
+ * {@link UsageError}s `acceptResponse` rejects with.
+ */
+export function acceptResponseWithKey(request: UpgradeRequest, acceptKey: string, options: AcceptOptions = {}): Uint8Array {
   const fields: Array<readonly [string, string]> = [
     ["Upgrade", "websocket"],
     ["Connection", "Upgrade"],
-    ["Sec-WebSocket-Accept", await computeAcceptKey(request.key)],
+    ["Sec-WebSocket-Accept", acceptKey],
   ];
   const { protocol = "", extensions = "" } = options;
   if (protocol !== "") fields.push(["Sec-WebSocket-Protocol", chosenProtocol(protocol, request)]);
   if (extensions !== "") fields.push(["Sec-WebSocket-Extensions", chosenExtensions(extensions, request)]);
-  fields.push(...headerFields(options.headers, ACCEPT_FIELDS));
+  if (options.headers !== undefined) fields.push(...headerFields(options.headers, ACCEPT_FIELDS));
   return serialize("HTTP/1.1 101 Switching Protocols", fields);
 }
 
@@ -229,8 +266,8 @@ export function rejectionFor(error: HandshakeError): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Client side
 
-/** What {@link createClientRequest} adds to the request. */
-export interface ClientRequestOptions {
+/** What {@link createClientRequest} adds to the request, and the hash it checks the answer with. */
+export interface ClientRequestOptions extends HandshakeHashOptions {
   /** Subprotocols to offer, most preferred first: unique tokens. */
   readonly protocols?: readonly string[];
   /** The `Origin` header, for servers that check it. */
@@ -286,7 +323,8 @@ export async function createClientRequest(url: string | URL, options: ClientRequ
   if (extensions !== "") fields.push(["Sec-WebSocket-Extensions", extensions]);
   fields.push(...headerFields(options.headers, REQUEST_FIELDS));
   const bytes = serialize(`GET ${resourceName(target)} HTTP/1.1`, fields);
-  return { bytes, key, acceptKey: await computeAcceptKey(key), url: target, protocols, extensionNames };
+  const acceptKey = options.sha1 === undefined ? await computeAcceptKey(key) : computeAcceptKey(key, options.sha1);
+  return { bytes, key, acceptKey, url: target, protocols, extensionNames };
 }
 
 /** What the server agreed to, from a response that passed {@link validateUpgradeResponse}. */
@@ -390,7 +428,9 @@ function checkWebSocketVersion(headers: HeaderList): void {
 }
 
 function offeredProtocols(headers: HeaderList): string[] {
-  const protocols = splitList(getHeaderValues(headers, "Sec-WebSocket-Protocol"));
+  const values = getHeaderValues(headers, "Sec-WebSocket-Protocol");
+  if (values.length === 0) return [];
+  const protocols = splitList(values);
   const bad = protocols.find((p) => !isToken(p));
   if (bad !== undefined) {
     throw new HandshakeError("WS_ERR_INVALID_SUBPROTOCOL", 400, `Invalid Sec-WebSocket-Protocol: ${brief(bad)}`);
@@ -512,7 +552,15 @@ function acceptedExtensions(headers: HeaderList, offered: readonly string[], sta
 
 /** Whether a comma-separated header value lists `token` (compared case-insensitively). */
 function listHas(value: string | undefined, token: string): boolean {
-  return value !== undefined && splitList([value]).some((t) => t.toLowerCase() === token);
+  if (value === undefined) return false;
+  // One pass over the elements, without splitting: this runs twice per handshake.
+  for (let start = 0; start <= value.length;) {
+    let end = value.indexOf(",", start);
+    if (end < 0) end = value.length;
+    if (value.slice(start, end).trim().toLowerCase() === token) return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 /** The elements of list-valued field lines, trimmed, empty elements dropped (RFC 9110 §5.6.1). */
@@ -566,9 +614,26 @@ function serialize(startLine: string, fields: ReadonlyArray<readonly [string, st
   return out;
 }
 
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** RFC 4648 base64 with padding; `btoa` over a spread of the bytes cost more than the hash on Node 20. */
 function base64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += BASE64[n >> 18]! + BASE64[(n >> 12) & 63]! + BASE64[(n >> 6) & 63]! + BASE64[n & 63]!;
+  }
+  if (i + 1 === bytes.length) {
+    const n = bytes[i]! << 16;
+    out += `${BASE64[n >> 18]!}${BASE64[(n >> 12) & 63]!}==`;
+  } else if (i + 2 === bytes.length) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += `${BASE64[n >> 18]!}${BASE64[(n >> 12) & 63]!}${BASE64[(n >> 6) & 63]!}=`;
+  }
+  return out;
 }
+
 
 function missingOrInvalid(name: string, value: string | undefined): string {
   return value === undefined ? `Missing ${name} header` : `Invalid ${name}: ${brief(value)}`;

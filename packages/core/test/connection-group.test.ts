@@ -50,4 +50,41 @@ describe("a ConnectionGroup", () => {
     await within(client.opened);
     expect(seen).toBe("?y=1");
   });
+
+  it("calls a handler declared with one parameter without a request", async () => {
+    let args: unknown[] = [];
+    const group = new ConnectionGroup({
+      handler: function (_ws) {
+        args = [...arguments];
+      },
+    });
+    const { client } = connect(group);
+    await within(client.opened);
+    expect(args).toHaveLength(2);
+    expect(args[1]).toBeUndefined();
+  });
+
+  it("hands the handler the Request the upgrade hook saw", async () => {
+    let hooked: Request | undefined;
+    let handled: Request | undefined;
+    const group = new ConnectionGroup({
+      upgrade: (request) => void (hooked = request),
+      handler: (_ws, request) => void (handled = request),
+    });
+    const { client } = connect(group, "/x");
+    await within(client.opened);
+    expect(hooked).toBeInstanceOf(Request);
+    expect(handled).toBe(hooked);
+  });
+
+  it("answers 404 for another path before asking the upgrade hook", async () => {
+    let asked = 0;
+    const group = new ConnectionGroup({ path: "/chat", upgrade: () => void asked++, handler: () => {} });
+    const other = connect(group, "/chat/../other");
+    await expect(within(other.client.opened)).rejects.toMatchObject({ cause: { status: 404 } });
+    expect(asked).toBe(0);
+    const mine = connect(group, "/x/../chat");
+    await within(mine.client.opened);
+    expect(asked).toBe(1);
+  });
 });

@@ -3,6 +3,7 @@ import { HandshakeError, UsageError } from "../src/errors.ts";
 import { formatExtensionHeader } from "../src/extension-header.ts";
 import {
   acceptResponse,
+  acceptResponseWithKey,
   type ClientRequest,
   computeAcceptKey,
   createClientRequest,
@@ -22,6 +23,7 @@ import {
   ResponseHeadParser,
 } from "../src/http-head.ts";
 import { bytes, chunkings, concat, hex } from "./helpers/chunking.ts";
+import { sha1 } from "./helpers/sha1.ts";
 
 const SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const SAMPLE_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -142,6 +144,23 @@ const rejectRequest = (changes: Changes, code: HandshakeError["code"], status: n
 describe("keys", () => {
   test("computeAcceptKey gives the RFC 6455 §1.3 sample accept value", async () => {
     expect(await computeAcceptKey(SAMPLE_KEY)).toBe(SAMPLE_ACCEPT);
+  });
+
+  test("computeAcceptKey with a synchronous SHA-1 returns the Web Crypto value at once", async () => {
+    const value = computeAcceptKey(SAMPLE_KEY, sha1);
+    expect(value).toBe(SAMPLE_ACCEPT);
+    for (const key of [generateKey(), generateKey(), generateKey()]) {
+      expect(computeAcceptKey(key, sha1)).toBe(await computeAcceptKey(key));
+    }
+  });
+
+  test("computeAcceptKey hashes the key followed by the GUID, nothing else", () => {
+    const seen: string[] = [];
+    computeAcceptKey(SAMPLE_KEY, (data) => {
+      seen.push(String.fromCharCode(...data));
+      return sha1(data);
+    });
+    expect(seen).toEqual([SAMPLE_KEY + WEBSOCKET_GUID]);
   });
 
   test("WEBSOCKET_GUID is the RFC 6455 GUID", () => {
@@ -300,6 +319,12 @@ describe("acceptResponse", () => {
     expect(latin1(await acceptResponse(sample(), { protocol: "chat" }))).toBe(SAMPLE_RESPONSE);
   });
 
+  test("builds the same response at once from an accept value computed with a synchronous SHA-1", () => {
+    const acceptKey = computeAcceptKey(sample().key, sha1);
+    expect(latin1(acceptResponseWithKey(sample(), acceptKey, { protocol: "chat" }))).toBe(SAMPLE_RESPONSE);
+    expect(() => acceptResponseWithKey(sample(), acceptKey, { protocol: "superduperchat" })).toThrow(UsageError);
+  });
+
   test("sends no Sec-WebSocket-Protocol when no subprotocol is chosen", async () => {
     const expected = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${SAMPLE_ACCEPT}\r\n\r\n`;
     expect(latin1(await acceptResponse(sample()))).toBe(expected);
@@ -440,6 +465,13 @@ describe("createClientRequest", () => {
     expect(request.url.href).toBe("ws://example.com/chat/room?id=1&x=%20");
     expect(request.protocols).toEqual([]);
     expect(request.extensionNames).toEqual([]);
+  });
+
+  test("expects the accept value computed with the synchronous SHA-1 it is given", async () => {
+    const before = sha1.calls;
+    const request = await createClientRequest("ws://example.com/", { sha1 });
+    expect(sha1.calls).toBe(before + 1);
+    expect(request.acceptKey).toBe(await computeAcceptKey(request.key));
   });
 
   test("builds the request with a non-default port, origin, subprotocols, extensions and custom headers", async () => {

@@ -35,6 +35,7 @@ describe("the package root", () => {
       "acceptDeflateOffer",
       "acceptDeflateResponse",
       "acceptResponse",
+      "acceptResponseWithKey",
       "acceptWebSocket",
       "applyMask",
       "checkReadBufferSize",

@@ -17,6 +17,7 @@ import {
   type ServerSocketFor,
 } from "@wsstream/core";
 import { connTransport } from "./socket.ts";
+import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
@@ -70,7 +71,7 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port })
     : Deno.listenTls({ hostname, port, ...options.tls, alpnProtocols: ["http/1.1"] });
-  const group = new ConnectionGroup(options);
+  const group = new ConnectionGroup(options, { sha1 });
   const state = { stopped: false };
   const accepting = acceptLoop(listener, group, state);
   const address = listener.addr as Deno.NetAddr;
@@ -125,7 +126,7 @@ export interface UpgradeOptions<A extends ServerApi = "stream"> extends ServeCon
  * ```
  */
 export function handleConnection<A extends ServerApi = "stream">(conn: Deno.Conn, options: UpgradeOptions<A>): Promise<ServerSocketFor<A> | undefined> {
-  return serveConnection(new ConnectionGroup(options), conn);
+  return serveConnection(new ConnectionGroup(options, { sha1 }), conn);
 }
 
 

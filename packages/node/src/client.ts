@@ -16,6 +16,7 @@ import {
   WebSocketStreamBase,
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
+import { sha1 } from "./sha1.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
 export interface WebSocketStreamOptions extends ClientOptions {
@@ -38,7 +39,7 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    super(url, (target, signal) => openSocket(target, options.tls, signal), options);
+    super(url, (target, signal) => openSocket(target, options.tls, signal), { sha1, ...options });
   }
 }
 
@@ -65,7 +66,7 @@ export class WebSocket extends WebSocketBase {
   constructor(url: string | URL, protocols?: string | readonly string[] | WebSocketOptions, options: WebSocketOptions = {}) {
     const init = isOptions(protocols) ? protocols : options;
     const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
-    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), init);
+    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), { sha1, ...init });
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type ServerWebSocket,
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
+import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection as a `WebSocketStream`; a throw or rejection closes it with 1011. */
 export type Handler = ConnectionHandler;
@@ -66,7 +67,7 @@ export interface Server {
  * ```
  */
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
-  const group = new ConnectionGroup(options);
+  const group = new ConnectionGroup(options, { sha1 });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
     ? createTcpServer({ noDelay: true })
@@ -136,7 +137,7 @@ export function handleUpgrade<A extends ServerApi = "stream">(
     headers: pairs(request.rawHeaders),
   };
   const scheme = (socket as { encrypted?: boolean }).encrypted ? "wss:" : "ws:";
-  return new ConnectionGroup(options).accept(socketTransport(tcp), {
+  return new ConnectionGroup(options, { sha1 }).accept(socketTransport(tcp), {
     scheme,
     head: { request: requestHead, rest: head },
   });

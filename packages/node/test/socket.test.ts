@@ -437,5 +437,23 @@ describe("socketTransport", () => {
     await within(2000, "close", once(ours, "close"));
     await expect(transport.write([Buffer.from("late")]) ?? Promise.resolve()).rejects.toBeDefined();
   });
-});
 
+  it("destroy() with a reason that is not an Error rejects later writes with an error carrying it", async () => {
+    const { ours } = await openConnection();
+    const transport = socketTransport(ours);
+    transport.destroy("gone");
+    await within(2000, "close", once(ours, "close"));
+    const error = await (transport.write([Buffer.from("late")]) ?? Promise.resolve()).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ message: "The transport was destroyed", cause: "gone" });
+  });
+
+  it("destroy() with an Error rejects later writes with that Error", async () => {
+    const { ours } = await openConnection();
+    const transport = socketTransport(ours);
+    const reason = new Error("done");
+    transport.destroy(reason);
+    await within(2000, "close", once(ours, "close"));
+    await expect(transport.write([Buffer.from("late")]) ?? Promise.resolve()).rejects.toBe(reason);
+  });
+});
