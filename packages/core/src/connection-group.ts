@@ -65,6 +65,9 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   readonly #options: ServeConnectionOptions<ServerApi>;
   // The adapter's defaults under the options, merged once rather than per connection.
   readonly #merged: ServerOptions;
+  // The options of a connection, per scheme, made once: spreading two dozen options per
+  // connection was the largest allocation of a handshake.
+  #perScheme: { "ws:"?: ServerOptions; "wss:"?: ServerOptions } = {};
   readonly #open = new Map<Endpoint, ServerWebSocket>();
   // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
   readonly #transports = new Set<Transport>();
@@ -98,7 +101,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
       return undefined;
     }
     const transport = this.#track(inner);
-    const accepted = await Endpoint.accept(transport, { ...this.#merged, head: context.head, scheme: context.scheme });
+    const accepted = await Endpoint.accept(transport, this.#optionsFor(context));
     if (accepted === undefined) return undefined;
     const { endpoint } = accepted;
     const options = this.#options;
@@ -129,6 +132,11 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
     await Promise.all(ends);
     for (const transport of this.#transports) transport.destroy();
     this.#transports.clear();
+  }
+
+  #optionsFor(context: AcceptContext): ServerOptions {
+    const options = (this.#perScheme[context.scheme] ??= { ...this.#merged, scheme: context.scheme, deferClose: true });
+    return context.head === undefined ? options : { ...options, head: context.head };
   }
 
   // The transport, forgotten once destroyed.

@@ -384,7 +384,8 @@ export class Endpoint {
   }
 
   async #runServer(transport: Transport, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
-    const conn = new ServerConnection({ ...options, deferClose: true });
+    // A group hands over options with deferClose already set, made once for all its connections.
+    const conn = new ServerConnection(options.deferClose === true ? options : { ...options, deferClose: true });
     this.#conn = conn;
     this.#transport = transport;
     this.#handshakeTimer = this.#clock.setTimeout(() => this.#failHandshake(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE })), this.#handshakeTimeout);
