@@ -68,11 +68,11 @@ RUNTIMES.forEach((runtime, index) => {
 });
 const legendY = height - 16;
 APIS.forEach((api, a) => {
-  const lx = 60 + a * 170;
+  const lx = 60 + a * 200;
   parts.push(`<rect x="${lx}" y="${legendY - 10}" width="12" height="12" fill="${COLORS[api]}"/>`);
   parts.push(`<text x="${lx + 18}" y="${legendY}">${api === "WebSocket" ? "WebSocket (WHATWG)" : "WebSocketStream (pipeTo)"}</text>`);
 });
-parts.push(`<text x="${60 + 2 * 170}" y="${legendY}" fill="#c00">- - the anchor (1x)</text>`);
+parts.push(`<text x="${60 + 2 * 200}" y="${legendY}" fill="#c00">- - the anchor (1x)</text>`);
 parts.push("</svg>");
 writeFileSync(values.out, `${parts.join("\n")}\n`);
 console.log(`wrote ${values.out} (${rows.length} bars)`);
