@@ -18,7 +18,7 @@
  */
 
 import type { Socket, SocketHandler } from "bun";
-import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, type TransportSink } from "@wsstream/core";
+import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, ReadAhead, type ReadAheadOwner, type Transport, type TransportSink } from "@wsstream/core";
 
 /** Options of {@link SocketTransport}. */
 export interface SocketTransportOptions {
@@ -99,7 +99,7 @@ let handlersFor!: <D>(transportOf: (data: D) => SocketTransport | undefined) => 
  * await transport.end(); // an echo
  * ```
  */
-export class SocketTransport implements Transport {
+export class SocketTransport implements Transport, ReadAheadOwner {
   static {
     handlersFor = <D>(transportOf: (data: D) => SocketTransport | undefined) => ({
       binaryType: "uint8array" as const,
@@ -109,7 +109,7 @@ export class SocketTransport implements Transport {
       },
       data(socket, chunk: Uint8Array) {
         const transport = transportOf(socket.data);
-        if (transport !== undefined) transport.#receive(chunk);
+        if (transport !== undefined) transport.#input.push(chunk);
       },
       drain(socket) {
         const transport = transportOf(socket.data);
@@ -117,7 +117,7 @@ export class SocketTransport implements Transport {
       },
       end(socket) {
         const transport = transportOf(socket.data);
-        if (transport !== undefined) transport.#endOfInput();
+        if (transport !== undefined) transport.#input.end();
       },
       error(socket, error) {
         const transport = transportOf(socket.data);
@@ -165,7 +165,6 @@ export class SocketTransport implements Transport {
     return this.#closed.promise;
   }
 
-  readonly #highWaterMark: number;
   #socket: TransportSocket | undefined;
   /** `connecting` until `open`, `closed` once Bun reported the close. */
   #state: "connecting" | "open" | "closed" = "connecting";
@@ -176,17 +175,8 @@ export class SocketTransport implements Transport {
   // The set of a server's live transports, left on close.
   readonly #group: Set<SocketTransport> | undefined;
 
-  // Reading: chunks not yet read, and the reader waiting for one.
-  #input: "open" | "ended" | "failed" = "open";
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #paused = false;
-  #waiting: { resolve: (chunk: Uint8Array | null) => void; reject: (reason: unknown) => void } | undefined;
-  // Push mode (listen): where input goes, whether the sink asked for a pause, and whether it was
-  // told the end.
-  #sink: TransportSink | undefined;
-  #sinkPaused = false;
-  #sinkDone = false;
+  // Reading: the read-ahead buffer, pulled with read() or pushed to a sink (listen).
+  readonly #input: ReadAhead;
 
   // Writing: what Bun has not taken yet, each write's completion after its last chunk.
   #output: "open" | "ending" | "ended" = "open";
@@ -197,7 +187,7 @@ export class SocketTransport implements Transport {
   constructor(options: SocketTransportOptions = {}, group?: Set<SocketTransport>) {
     const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
     checkReadBufferSize(highWaterMark);
-    this.#highWaterMark = highWaterMark;
+    this.#input = new ReadAhead(this, highWaterMark);
     this.#group = group;
     group?.add(this);
   }
@@ -230,20 +220,7 @@ export class SocketTransport implements Transport {
   }
 
   read(): Promise<Uint8Array | null> {
-    const chunk = this.#queue.shift();
-    if (chunk !== undefined) {
-      this.#queued -= chunk.byteLength;
-      if (this.#paused && this.#queued < this.#highWaterMark) {
-        this.#paused = false;
-        this.socket?.resume();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#input === "ended") return Promise.resolve(null);
-    if (this.#input === "failed") return Promise.reject(this.closedError);
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
+    return this.#input.read();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
@@ -269,25 +246,32 @@ export class SocketTransport implements Transport {
 
   /** Push mode (see core's `Transport.listen`): input goes to `sink` from the socket's `data` handler. */
   listen(sink: TransportSink): boolean {
-    this.#sink = sink;
-    this.#deliverQueued();
-    return true;
+    return this.#input.listen(sink);
   }
 
-  /**
-   * Push mode: stop calling the sink until {@link resume}. Chunks read meanwhile queue up to the
-   * high-water mark before the socket itself is paused, so a consumer that pauses between
-   * messages costs nothing more.
-   */
+  /** Push mode: the sink gets nothing until {@link resume} (see core's `ReadAhead`). */
   pause(): void {
-    this.#sinkPaused = true;
+    this.#input.pause();
   }
 
-  /** Push mode: call the sink again, with what queued first. */
+  /** Push mode: the sink gets what queued meanwhile, then the socket's chunks again. */
   resume(): void {
-    if (!this.#sinkPaused) return;
-    this.#sinkPaused = false;
-    this.#deliverQueued();
+    this.#input.resume();
+  }
+
+  /** @internal The read-ahead buffer is full: stop reading the socket. */
+  pauseInput(): void {
+    this.socket?.pause();
+  }
+
+  /** @internal */
+  resumeInput(): void {
+    this.socket?.resume();
+  }
+
+  /** @internal Why reads fail. */
+  inputError(): unknown {
+    return this.closedError;
   }
 
   end(): Promise<void> {
@@ -305,9 +289,8 @@ export class SocketTransport implements Transport {
   destroy(reason?: unknown, message = "The transport was destroyed"): void {
     this.#recordError(reason instanceof Error ? reason : new Error(message, { cause: reason }));
     this.#rejectOpened(this.#error);
-    this.#failInput();
-    this.#queue = [];
-    this.#queued = 0;
+    this.#input.fail();
+    this.#input.clear();
     this.#failOutput();
     const socket = this.socket;
     if (socket === undefined) return;
@@ -342,27 +325,6 @@ export class SocketTransport implements Transport {
   }
 
   // The `data` handler.
-  #receive(chunk: Uint8Array): void {
-    if (this.#input !== "open") return;
-    const sink = this.#sink;
-    if (sink !== undefined && !this.#sinkPaused && this.#queue.length === 0) {
-      sink.data(chunk);
-      return;
-    }
-    const waiting = this.#waiting;
-    if (waiting !== undefined) {
-      this.#waiting = undefined;
-      waiting.resolve(chunk);
-      return;
-    }
-    this.#queue.push(chunk);
-    this.#queued += chunk.byteLength;
-    if (this.#queued >= this.#highWaterMark && !this.#paused) {
-      this.#paused = true;
-      this.socket?.pause();
-    }
-  }
-
   // The `drain` handler: writes what Bun did not take before, in order.
   #drain(): void {
     const socket = this.socket;
@@ -383,58 +345,6 @@ export class SocketTransport implements Transport {
   }
 
   // The `end` handler (the peer's FIN).
-  #endOfInput(): void {
-    if (this.#input !== "open") return;
-    this.#input = "ended";
-    if (this.#sink !== undefined) {
-      // Told once what was read ahead is delivered.
-      if (this.#queue.length === 0 && !this.#sinkPaused) this.#endSink();
-      return;
-    }
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.resolve(null);
-  }
-
-  #failInput(): void {
-    if (this.#input !== "open") return;
-    this.#input = "failed";
-    if (this.#sink !== undefined) {
-      this.#queue = [];
-      this.#queued = 0;
-      this.#endSink();
-      return;
-    }
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.reject(this.closedError);
-  }
-
-  // Push mode: hands the chunks read ahead to the sink, in order, until it pauses; then the end,
-  // if it came meanwhile.
-  #deliverQueued(): void {
-    const sink = this.#sink!;
-    if (this.#sinkDone) return;
-    while (!this.#sinkPaused && this.#queue.length > 0) {
-      const chunk = this.#queue.shift()!;
-      this.#queued -= chunk.byteLength;
-      sink.data(chunk);
-    }
-    if (this.#paused && this.#queued < this.#highWaterMark) {
-      this.#paused = false;
-      this.socket?.resume();
-    }
-    if (this.#queue.length === 0 && !this.#sinkPaused && this.#input !== "open") this.#endSink();
-  }
-
-  // The sink's end or failure, told once.
-  #endSink(): void {
-    if (this.#sinkDone) return;
-    this.#sinkDone = true;
-    if (this.#input === "ended") this.#sink!.end();
-    else this.#sink!.error(this.closedError);
-  }
-
   #failOutput(): void {
     const error = this.closedError;
     for (const item of this.#outbox.splice(0)) if (item instanceof Deferred) item.reject(error);
@@ -452,8 +362,8 @@ export class SocketTransport implements Transport {
     // Bun reports a reset as a close with an error (a failed TLS session, through `error`
     // first). A close without one is the peer's FIN: after our shutdown, Bun calls `close`
     // instead of `end`.
-    if (this.#error === undefined) this.#endOfInput();
-    else this.#failInput();
+    if (this.#error === undefined) this.#input.end();
+    else this.#input.fail();
     this.#failOutput();
     this.#resolveClosed();
   }

@@ -134,6 +134,7 @@ export {
   type TransportLike,
   transportToStreams,
 } from "./transport.ts";
+export { ReadAhead, type ReadAheadOwner } from "./read-ahead.ts";
 export { decideUpgrade, type ServerOptions, toWebRequest, type UpgradeDecision, type UpgradeOutcome } from "./upgrade.ts";
 export {
   acceptWebSocket,

@@ -20,6 +20,7 @@ describe("the package root", () => {
       "MessageEvent",
       "Opcode",
       "ProtocolError",
+      "ReadAhead",
       "RequestHeadParser",
       "ResponseHeadParser",
       "ServerConnection",

@@ -11,7 +11,15 @@
  */
 
 import type { Socket } from "node:net";
-import { checkReadBufferSize, DEFAULT_READ_BUFFER_SIZE, type Transport, type TransportSink, transportToStreams } from "@wsstream/core";
+import {
+  checkReadBufferSize,
+  DEFAULT_READ_BUFFER_SIZE,
+  ReadAhead,
+  type ReadAheadOwner,
+  type Transport,
+  type TransportSink,
+  transportToStreams,
+} from "@wsstream/core";
 
 /** Options for {@link socketToStreams}. */
 export interface SocketStreamsOptions {
@@ -128,26 +136,15 @@ function uncork(transport: SocketTransport): void {
  * (see [`socket.cork()`](https://nodejs.org/api/stream.html#writablecork)). The `'drain'` and
  * `'finish'` waits reject if the socket closes first.
  */
-class SocketTransport implements Transport {
+class SocketTransport implements Transport, ReadAheadOwner {
   readonly #socket: OwnedSocket;
-  readonly #highWaterMark: number;
-  #queue: Uint8Array[] | undefined;
-  #queued = 0;
-  #paused = false;
-  #ended = false;
-  #failed = false;
+  readonly #input: ReadAhead;
   #closed: boolean;
   #corked = false;
   #error: unknown = undefined;
   // A destroy() without an Error: the error is built only if someone asks why the socket closed
   // (an Error's stack trace costs about 3% of a handshake, and a clean close never reads it).
   #destroyed: { readonly reason: unknown } | undefined;
-  // Push mode (listen): where input goes, and whether the sink asked for a pause.
-  #sink: TransportSink | undefined;
-  #sinkPaused = false;
-  #sinkDone = false;
-  #readResolve: ((chunk: Uint8Array | null) => void) | undefined;
-  #readReject: ((error: unknown) => void) | undefined;
   #drain: Deferred | undefined;
   #finish: Deferred | undefined;
 
@@ -155,11 +152,11 @@ class SocketTransport implements Transport {
     const owned = socket as OwnedSocket;
     owned[kTransport] = this;
     this.#socket = owned;
-    this.#highWaterMark = highWaterMark;
+    this.#input = new ReadAhead(this, highWaterMark);
     this.#closed = socket.destroyed;
-    if (socket.readableEnded) this.#ended = true;
+    if (socket.readableEnded) this.#input.end();
     // Already closed without an end: reads fail at once.
-    if (this.#closed && !this.#ended) this.#failed = true;
+    else if (this.#closed) this.#input.fail();
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
@@ -170,21 +167,7 @@ class SocketTransport implements Transport {
   }
 
   read(): Promise<Uint8Array | null> {
-    const chunk = this.#queue?.shift();
-    if (chunk !== undefined) {
-      this.#queued -= chunk.length;
-      if (this.#paused && this.#queued < this.#highWaterMark) {
-        this.#paused = false;
-        this.#socket.resume();
-      }
-      return Promise.resolve(chunk);
-    }
-    if (this.#ended) return Promise.resolve(null);
-    if (this.#failed) return Promise.reject(this.#closedError());
-    return new Promise((resolve, reject) => {
-      this.#readResolve = resolve;
-      this.#readReject = reject;
-    });
+    return this.#input.read();
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
@@ -212,28 +195,20 @@ class SocketTransport implements Transport {
   }
 
   listen(sink: TransportSink): boolean {
-    this.#sink = sink;
-    this.#deliverQueued();
-    return true;
+    return this.#input.listen(sink);
   }
 
-  // A pause stops the sink's input, not the socket: chunks read meanwhile queue up to the
-  // high-water mark before the socket is paused, so a consumer that pauses between messages
-  // costs no system calls.
   pause(): void {
-    this.#sinkPaused = true;
+    this.#input.pause();
   }
 
   resume(): void {
-    if (!this.#sinkPaused) return;
-    this.#sinkPaused = false;
-    this.#deliverQueued();
+    this.#input.resume();
   }
 
   destroy(reason?: unknown): void {
     this.#socket.off("data", onData);
-    this.#queue = undefined;
-    this.#queued = 0;
+    this.#input.clear();
     if (reason instanceof Error) this.#error ??= reason;
     else if (this.#error === undefined) this.#destroyed ??= { reason };
     this.#socket.destroy();
@@ -241,43 +216,18 @@ class SocketTransport implements Transport {
 
   /** @internal `'data'`: a plain view of the bytes (Node gives every read its own ArrayBuffer). */
   received(chunk: Buffer): void {
-    const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const sink = this.#sink;
-    if (sink !== undefined && !this.#sinkPaused && this.#queue === undefined) {
-      sink.data(view);
-      return;
-    }
-    const resolve = this.#readResolve;
-    if (resolve !== undefined) {
-      this.#readResolve = this.#readReject = undefined;
-      resolve(view);
-      return;
-    }
-    (this.#queue ??= []).push(view);
-    this.#queued += view.length;
-    if (this.#queued >= this.#highWaterMark && !this.#paused) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+    this.#input.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   }
 
   /** @internal `'end'`. */
   ended(): void {
-    this.#ended = true;
-    if (this.#sink !== undefined) {
-      // Told once what was read ahead is delivered.
-      if (this.#queue === undefined && !this.#sinkPaused) this.#endSink();
-      return;
-    }
-    const resolve = this.#readResolve;
-    this.#readResolve = this.#readReject = undefined;
-    resolve?.(null);
+    this.#input.end();
   }
 
   /** @internal `'error'`. */
   failed(error: Error): void {
     if (this.#destroyed === undefined) this.#error ??= error;
-    this.#failReads();
+    this.#input.fail();
   }
 
   /** @internal `'drain'`. */
@@ -301,7 +251,7 @@ class SocketTransport implements Transport {
     this.#drain?.reject(error);
     this.#finish?.reject(error);
     this.#drain = this.#finish = undefined;
-    this.#failReads();
+    this.#input.fail();
   }
 
   /** @internal The end of the tick's cork. */
@@ -310,47 +260,19 @@ class SocketTransport implements Transport {
     this.#socket.uncork();
   }
 
-  // A close without an end (a reset, or destroy()) fails the reads that have nothing left.
-  #failReads(): void {
-    if (this.#ended || this.#failed) return;
-    this.#failed = true;
-    if (this.#sink !== undefined) {
-      this.#queue = undefined;
-      this.#endSink();
-      return;
-    }
-    const reject = this.#readReject;
-    this.#readResolve = this.#readReject = undefined;
-    reject?.(this.#closedError());
+  /** @internal The read-ahead buffer is full: stop reading the socket. */
+  pauseInput(): void {
+    this.#socket.pause();
   }
 
-  // Push mode: hands the chunks read ahead to the sink, in order, until it pauses; then the end,
-  // if it came meanwhile.
-  #deliverQueued(): void {
-    const sink = this.#sink!;
-    if (this.#sinkDone) return;
-    const queue = this.#queue;
-    if (queue !== undefined) {
-      while (!this.#sinkPaused && queue.length > 0) {
-        const chunk = queue.shift()!;
-        this.#queued -= chunk.length;
-        sink.data(chunk);
-      }
-      if (queue.length === 0 && this.#queue === queue) this.#queue = undefined;
-    }
-    if (this.#paused && this.#queued < this.#highWaterMark) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    if (this.#queue === undefined && !this.#sinkPaused && (this.#ended || this.#failed)) this.#endSink();
+  /** @internal */
+  resumeInput(): void {
+    this.#socket.resume();
   }
 
-  // The sink's end or failure, told once.
-  #endSink(): void {
-    if (this.#sinkDone) return;
-    this.#sinkDone = true;
-    if (this.#ended) this.#sink!.end();
-    else this.#sink!.error(this.#closedError());
+  /** @internal Why reads fail: a close without an end (a reset, or destroy()). */
+  inputError(): unknown {
+    return this.#closedError();
   }
 
   #isClosed(): boolean {
