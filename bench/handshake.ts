@@ -10,18 +10,20 @@
  * - Bun: `Bun.serve` with `websocket` (servers/bun-builtin.ts) against @wsstream/bun with
  *   either handler (servers/wsstream-bun.ts `--handler websocket|pipe`).
  *
- * The load comes from bench/handshake-generator.ts, one raw `node:net` process that writes the
- * upgrade request and a masked Close by hand: `--count` connections (default 2,000) after
- * `--warmup` (200), `--concurrency` (16) in flight. Each server is measured round after round
+ * The load comes from bench/handshake-generator.ts, raw `node:net` processes (`--generators`,
+ * default 2, each with its share of the connections and of the concurrency: one process
+ * saturates a core before `Bun.serve` or ws at 64 in flight do) that write the upgrade request
+ * and a masked Close by hand: `--count` connections (default 2,000) after `--warmup` (200),
+ * `--concurrency` (16) in flight. Each server is measured round after round
  * with the servers' order rotated; each cell reports the median handshakes/s, ours / reference
  * as the median of the per-round ratios (range), the server's CPU time per connection (user +
  * system, all threads, /proc/PID/stat over the measured part) and the generator's CPU use
- * (`process.cpuUsage()` over wall time; one core = 100%): it must stay well below 100% for the
- * figures to be the server's.
+ * (`process.cpuUsage()` over wall time, summed over the processes; one core = 100%): each
+ * process must stay well below 100% for the figures to be the server's.
  *
  * Run: node_modules/.bin/tsx --conditions=wsstream-source bench/handshake.ts [--quick]
  *      [--rounds 5] [--count 2000] [--warmup 200] [--concurrency 16,64] [--echo none,one]
- *      [--runtimes node,deno,bun]
+ *      [--runtimes node,deno,bun] [--generators 2]
  * `--profile DIR` runs only Node's servers from their sources under `node --cpu-prof` (profiles
  * written to DIR when they exit).
  * Bounded: every wait is timed; the default run takes about 3 minutes.
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     echo: { type: "string" },
     runtimes: { type: "string", default: "node,deno,bun" },
     profile: { type: "string" },
+    generators: { type: "string", default: "2" },
   },
 });
 
@@ -59,6 +62,7 @@ const ECHO = (values.echo ?? (QUICK ? "none" : "none,one")).split(",");
 const PROFILE = values.profile === undefined ? undefined : resolve(values.profile);
 const RUNTIMES = PROFILE === undefined ? values.runtimes.split(",") : ["node"];
 const RUN_LIMIT_MS = 20 * 60_000;
+const GENERATORS = Math.max(1, Number(values.generators));
 
 /** A server to start: on Node over the IPC control channel, on Deno and Bun over stdio. */
 interface Spec {
@@ -116,53 +120,69 @@ const SPECS = ALL.filter((s) => RUNTIMES.includes(s.runtime.toLowerCase()));
 /** One measurement: `messagesPerSecond` holds handshakes/s, to reuse drive.ts's helpers. */
 type HandshakeSample = Sample;
 
-/** Runs the generator once against `server`. */
+/** Runs the generators once against `server`, each with its share of the connections. */
 async function measure(server: Running, concurrency: number, echo: boolean): Promise<HandshakeSample> {
+  const processes = Math.min(GENERATORS, concurrency);
+  const share = (total: number, g: number): number => Math.floor(total / processes) + (g < total % processes ? 1 : 0);
+  const generators = Array.from({ length: processes }, (_, g) => startGenerator(server.port, share(COUNT, g), share(WARMUP, g), share(concurrency, g), echo));
+  try {
+    await withTimeout(60_000, "the warm-up", Promise.all(generators.map((g) => g.next("measuring"))));
+    const cpuBefore = server.cpuSeconds();
+    const results = await withTimeout(120_000, "the run", Promise.all(generators.map((g) => g.next("result"))));
+    const serverCpu = server.cpuSeconds() - cpuBefore;
+    // The processes ran side by side: the rate is every connection over the longest run.
+    const connections = results.reduce((sum, r) => sum + r.connections, 0);
+    const seconds = Math.max(...results.map((r) => r.seconds));
+    return {
+      messagesPerSecond: connections / seconds,
+      serverCpuPerMessage: (serverCpu * 1e6) / connections,
+      serverCpu: serverCpu / seconds,
+      generatorCpu: results.reduce((sum, r) => sum + r.cpuSeconds, 0) / seconds,
+    };
+  } finally {
+    for (const generator of generators) generator.stop();
+  }
+}
+
+/** One generator process, and its messages in order. */
+function startGenerator(port: number, count: number, warmup: number, concurrency: number, echo: boolean) {
   const child = spawnNode(
     [
       "--import",
       "tsx",
       "bench/handshake-generator.ts",
-      `--port=${server.port}`,
-      `--count=${COUNT}`,
-      `--warmup=${WARMUP}`,
+      `--port=${port}`,
+      `--count=${count}`,
+      `--warmup=${warmup}`,
       `--concurrency=${concurrency}`,
       ...(echo ? ["--echo"] : []),
     ],
     false,
   );
-  try {
-    const messages: HandshakeGeneratorMessage[] = [];
-    let wake: (() => void) | undefined;
-    child.on("message", (message: HandshakeGeneratorMessage) => {
-      messages.push(message);
-      wake?.();
-    });
-    const exited = once(child, "exit").then(([code]) => {
-      throw new Error(`The handshake generator exited (${code}) early`);
-    });
-    exited.catch(() => undefined);
-    const next = async <T extends HandshakeGeneratorMessage["type"]>(type: T): Promise<Extract<HandshakeGeneratorMessage, { type: T }>> => {
-      for (;;) {
-        const message = messages.shift();
-        if (message?.type === "error") throw new Error(`Handshake generator: ${message.message}`);
-        if (message?.type === type) return message as Extract<HandshakeGeneratorMessage, { type: T }>;
-        if (message === undefined) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
-      }
-    };
-    await withTimeout(60_000, "the warm-up", next("measuring"));
-    const cpuBefore = server.cpuSeconds();
-    const result = await withTimeout(120_000, "the run", next("result"));
-    const serverCpu = server.cpuSeconds() - cpuBefore;
-    return {
-      messagesPerSecond: result.connections / result.seconds,
-      serverCpuPerMessage: (serverCpu * 1e6) / result.connections,
-      serverCpu: serverCpu / result.seconds,
-      generatorCpu: result.cpuSeconds / result.seconds,
-    };
-  } finally {
-    if (child.exitCode === null) child.kill();
-  }
+  const messages: HandshakeGeneratorMessage[] = [];
+  let wake: (() => void) | undefined;
+  child.on("message", (message: HandshakeGeneratorMessage) => {
+    messages.push(message);
+    wake?.();
+  });
+  const exited = once(child, "exit").then(([code]) => {
+    throw new Error(`The handshake generator exited (${code}) early`);
+  });
+  exited.catch(() => undefined);
+  const next = async <T extends HandshakeGeneratorMessage["type"]>(type: T): Promise<Extract<HandshakeGeneratorMessage, { type: T }>> => {
+    for (;;) {
+      const message = messages.shift();
+      if (message?.type === "error") throw new Error(`Handshake generator: ${message.message}`);
+      if (message?.type === type) return message as Extract<HandshakeGeneratorMessage, { type: T }>;
+      if (message === undefined) await Promise.race([new Promise<void>((r) => (wake = r)), exited]);
+    }
+  };
+  return {
+    next,
+    stop: (): void => {
+      if (child.exitCode === null) child.kill();
+    },
+  };
 }
 
 interface Cell {
@@ -207,7 +227,7 @@ function print(cells: readonly Cell[]): void {
     `\nHandshake rate: ${COUNT} connections after ${WARMUP} warm-up, each connect + upgrade (+ one 16 B echo) + ` +
       `closing handshake; median of ${ROUNDS} round(s). Ratio: median of the per-round ratios (range), ` +
       "ours / reference. Server CPU: µs per connection, user + system, all threads, with the server's CPU use; " +
-      "generator: its CPU use (one core = 100%).",
+      `generators: their CPU use summed over ${GENERATORS} process(es) (one core = 100%).`,
   );
   console.log("\n| runtime | echo | in flight | server | handshakes/s | ours / reference | server CPU µs/conn | CPU ours / reference | generator CPU |");
   console.log("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
