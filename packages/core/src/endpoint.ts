@@ -519,51 +519,39 @@ export class Endpoint {
   // messages are still being decoded (as the read loop waits); resumes it otherwise.
   #updateReading(): void {
     if (!this.#listening || this.#transportDone || this.#dropped) return;
-    const stop = this.#decoding !== undefined || this.#readable() !== undefined;
+    const stop = this.#decoding !== undefined || this.#mustStopReading();
     if (stop === this.#readingStopped) return;
     this.#readingStopped = stop;
     if (stop) this.#transport!.pause?.();
     else this.#transport!.resume?.();
   }
 
+  // Pull mode: the same input handling as push mode, fed by read() in a loop that waits while
+  // reading should stop (and while messages are still being decoded: memory stays bounded).
   async #pump(): Promise<void> {
     const transport = this.#transport!;
-    const conn = this.#conn!;
     try {
       for (;;) {
-        await this.#readable();
+        if (this.#mustStopReading()) await new Promise<void>((resolve) => (this.#resumeReading = resolve));
         const chunk = await transport.read();
-        if (chunk === null) {
-          this.#transportDone = true;
-          conn.receiveEof();
-          this.#afterInput();
-          break;
-        }
-        conn.receiveData(chunk);
-        this.#afterInput();
-        // Messages still being decoded hold the next read back: memory stays bounded.
+        if (chunk === null) break;
+        this.#onData(chunk);
+        if (this.#transportDone) return;
         if (this.#decoding !== undefined) await this.#decoding;
-        if (conn.state === State.CLOSED) break;
       }
     } catch (error) {
-      this.#transportDone = true;
-      conn.receiveEof();
-      this.#afterInput(error);
+      this.#onInputEnd(error);
+      return;
     }
-    this.#transportDone = true;
-    this.#finish();
+    this.#onInputEnd();
   }
 
-  // Waits while the owner paused reading, or while too much waits to be written (a peer that
-  // sends pings and never reads must not make us queue pongs without bound). Reading goes on
+  // Reading stops while the owner paused it, or while too much waits to be written (a peer that
+  // sends pings and never reads must not make us queue pongs without bound). It goes on
   // regardless once this end is closing: the input is discarded, and the close timer bounds it.
-  #readable(): Promise<void> | undefined {
+  #mustStopReading(): boolean {
     const closing = this.#phase === "closing" || this.#phase === "close-sent" || isTerminal(this.#phase);
-    if (closing || (!this.#paused && !this.full)) return undefined;
-    if (this.#listening) return RESOLVED;
-    return new Promise<void>((resolve) => {
-      this.#resumeReading = resolve;
-    });
+    return !closing && (this.#paused || this.full);
   }
 
   #wakeReader(): void {
@@ -844,8 +832,6 @@ export class Endpoint {
     return new WebSocketError("The connection closed without a closing handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE, cause });
   }
 }
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 // The endpoint's input in push mode (one small object per connection, no closures).
 class EndpointSink implements TransportSink {
