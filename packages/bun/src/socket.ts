@@ -42,7 +42,7 @@ export type StreamSocket = Socket<SocketStreams | undefined>;
 
 const noop = (): void => {};
 
-/** A promise with its settle functions. */
+/** A promise with its settle functions (`Settler<void>` marks a write's completion in the outbox). */
 class Settler<T> {
   readonly promise: Promise<T>;
   resolve!: (value: T) => void;
@@ -56,19 +56,6 @@ class Settler<T> {
   }
 }
 
-/** A promise with its settle functions. */
-class Deferred {
-  readonly promise: Promise<void>;
-  resolve!: () => void;
-  reject!: (reason: unknown) => void;
-
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-}
 
 /** The handler table for sockets whose `data` leads to a transport through `transportOf`. */
 let handlersFor!: <D>(transportOf: (data: D) => SocketTransport | undefined) => SocketHandler<D>;
@@ -180,7 +167,7 @@ export class SocketTransport implements Transport, ReadAheadOwner {
 
   // Writing: what Bun has not taken yet, each write's completion after its last chunk.
   #output: "open" | "ending" | "ended" = "open";
-  #outbox: Array<Uint8Array | Deferred> = [];
+  #outbox: Array<Uint8Array | Settler<void>> = [];
   #ending: Promise<void> | undefined;
 
   /** `group`: a set the transport is in until its socket closes (a server's live transports). */
@@ -309,7 +296,7 @@ export class SocketTransport implements Transport, ReadAheadOwner {
   }
 
   #queueCompletion(): Promise<void> {
-    const done = new Deferred();
+    const done = new Settler<void>();
     this.#outbox.push(done);
     return done.promise;
   }
@@ -329,7 +316,7 @@ export class SocketTransport implements Transport, ReadAheadOwner {
   #drain(): void {
     const socket = this.socket;
     for (let item = this.#outbox[0]; item !== undefined; item = this.#outbox[0]) {
-      if (item instanceof Deferred) {
+      if (item instanceof Settler) {
         this.#outbox.shift();
         item.resolve();
         continue;
@@ -347,7 +334,7 @@ export class SocketTransport implements Transport, ReadAheadOwner {
   // The `end` handler (the peer's FIN).
   #failOutput(): void {
     const error = this.closedError;
-    for (const item of this.#outbox.splice(0)) if (item instanceof Deferred) item.reject(error);
+    for (const item of this.#outbox.splice(0)) if (item instanceof Settler) item.reject(error);
   }
 
   #recordError(error: unknown): void {
