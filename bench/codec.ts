@@ -30,6 +30,7 @@ import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { applyMask, Connection, FrameDecoder } from "@wsstream/core";
 import { applyMaskJs, maskThroughWasm, maskWasm, WASM_THRESHOLD } from "../packages/core/src/mask.ts";
+import { timeRuns } from "./timing.ts";
 
 const { values } = parseArgs({
   options: {
@@ -228,27 +229,6 @@ function assertEqual(actual: Uint8Array, expected: Uint8Array, what: string): vo
   if (actual.length !== expected.length || !actual.every((b, i) => b === expected[i])) {
     throw new Error(`${what} differs from what was sent`);
   }
-}
-
-/** Calls `run` (one unit of work) in batches for `ms`; returns units per second. */
-function timeRuns(run: () => void, ms: number): number {
-  let batch = 1;
-  // Grow the batch until it takes about 1 ms, so the clock is read rarely.
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < batch; i++) run();
-    if (performance.now() - t0 >= 1 || batch >= 1 << 24) break;
-    batch *= 2;
-  }
-  let runs = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    for (let i = 0; i < batch; i++) run();
-    runs += batch;
-    now = performance.now();
-  }
-  return (runs * 1000) / (now - start);
 }
 
 interface Case {

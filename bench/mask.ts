@@ -13,6 +13,7 @@
  * @module
  */
 import { applyMaskJs, maskThroughWasm, maskWasm } from "../packages/core/src/mask.ts";
+import { timeRuns } from "./timing.ts";
 
 const args = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
@@ -28,25 +29,6 @@ const version = (globalThis as { Deno?: { version: { deno: string } } }).Deno?.v
 const wasm = maskWasm();
 if (wasm === null) throw new Error(`${runtime}: the WebAssembly masking module did not load`);
 const key = Uint8Array.of(0x12, 0x34, 0x56, 0x78);
-
-function perSecond(run: () => void, ms: number): number {
-  let batch = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < batch; i++) run();
-    if (performance.now() - t0 >= 1 || batch >= 1 << 24) break;
-    batch *= 2;
-  }
-  let runs = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    for (let i = 0; i < batch; i++) run();
-    runs += batch;
-    now = performance.now();
-  }
-  return (runs * 1000) / (now - start);
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -64,9 +46,9 @@ for (const size of SIZES) {
     maskThroughWasm(wasm, b, key, 1, b, 0);
     if (!a.every((x, i) => x === b[i])) throw new Error(`${runtime}: wasm and js differ at ${size}`);
     const cases = [() => maskThroughWasm(wasm, data, key, 0, data, 0), () => applyMaskJs(data, key, 0)];
-    for (const run of cases) perSecond(run, Math.min(100, RUN_MS));
+    for (const run of cases) timeRuns(run, Math.min(100, RUN_MS));
     const samples: number[][] = [[], []];
-    for (let r = 0; r < 3; r++) cases.forEach((run, i) => samples[i]!.push(perSecond(run, RUN_MS) * size / 1e9));
+    for (let r = 0; r < 3; r++) cases.forEach((run, i) => samples[i]!.push(timeRuns(run, RUN_MS) * size / 1e9));
     const [w, j] = samples.map(median) as [number, number];
     console.log(`| ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`} | ${offset} | ${w.toFixed(2)} | ${j.toFixed(2)} | ${(w / j).toFixed(2)}x |`);
   }
