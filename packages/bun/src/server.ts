@@ -6,7 +6,14 @@
  * @module
  */
 import type { TCPSocketListener, TLSOptions } from "bun";
-import { type ConnectionHandler, ConnectionGroup, type ServeConnectionOptions, type ServerApi } from "@wsstream/core";
+import {
+  type CloseReport,
+  type ConnectionHandler,
+  ConnectionGroup,
+  type ServeConnectionOptions,
+  type ServerApi,
+  type ServerConnections,
+} from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
 import { sha1 } from "./sha1.ts";
 
@@ -33,16 +40,11 @@ export interface ListenOptions {
 export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
-export interface Server {
+export interface Server<A extends ServerApi = "stream"> extends ServerConnections<A> {
   /** The bound port. */
   readonly port: number;
   /** The address it listens on, as given (default `127.0.0.1`). */
   readonly hostname: string;
-  /**
-   * Stops accepting, closes every connection with 1001 (messages already written are sent
-   * first) and resolves once all are closed (each bounded by `closeTimeout`).
-   */
-  close(): Promise<void>;
 }
 
 /**
@@ -59,7 +61,7 @@ export interface Server {
  * });
  * ```
  */
-export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
   const connections = new Connections(options, options.tls === undefined ? "ws:" : "wss:");
   const hostname = options.hostname ?? "127.0.0.1";
   const listener: TCPSocketListener<SocketTransport | undefined> = Bun.listen<SocketTransport | undefined>({
@@ -72,12 +74,16 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
       open: (socket) => connections.open(socket),
     },
   });
+  const group = connections.group as ConnectionGroup<A>;
   return {
     port: listener.port,
     hostname,
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: async () => {
       listener.stop(false);
-      await connections.closeAll();
+      return await connections.closeAll();
     },
   };
 }
@@ -85,18 +91,18 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
 // One listener's sockets, given their transports as they open and handed to the group; close()
 // reaches every one of them.
 class Connections {
-  readonly #group: ConnectionGroup;
+  readonly group: ConnectionGroup<ServerApi>;
   readonly #scheme: "ws:" | "wss:";
   readonly #transports = new Set<SocketTransport>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
-    this.#group = new ConnectionGroup(options, { sha1 });
+    this.group = new ConnectionGroup(options, { sha1 });
     this.#scheme = scheme;
   }
 
   /** The listener's `open` handler: gives the socket its transport and runs the handshake. */
   open(socket: TransportSocket): void {
-    if (this.#group.closing) {
+    if (this.group.closing) {
       socket.end();
       return;
     }
@@ -105,14 +111,15 @@ class Connections {
     const transport = new SocketTransport({}, this.#transports);
     socket.data = transport;
     SocketTransport.handlers.open!(socket);
-    this.#group.accept(transport, { scheme: this.#scheme }).catch((error: unknown) => transport.destroy(error, "The handshake failed"));
+    this.group.accept(transport, { scheme: this.#scheme }).catch((error: unknown) => transport.destroy(error, "The handshake failed"));
   }
 
-  async closeAll(): Promise<void> {
-    await this.#group.closeAll();
+  async closeAll(): Promise<CloseReport> {
+    const report = await this.group.closeAll();
     // Sockets still in the opening handshake, or whose peer has not closed yet.
     const rest = [...this.#transports];
     for (const transport of rest) transport.socket?.end();
     await Promise.all(rest.map((transport) => transport.closed));
+    return report;
   }
 }

@@ -210,6 +210,14 @@ export class SocketTransport implements Transport, ReadAheadOwner {
     return this.#input.read();
   }
 
+  get remoteAddress(): string | undefined {
+    return this.socket?.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket?.remotePort;
+  }
+
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
     const socket = this.socket;
     if (socket === undefined || this.#error !== undefined) return Promise.reject(this.closedError);

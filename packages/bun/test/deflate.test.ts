@@ -4,7 +4,7 @@ import { deflate, serve, type Server, WebSocketStream } from "../src/index.ts";
 
 const compressible = "The quick brown fox jumps over the lazy dog. ".repeat(2000);
 const binary = new Uint8Array(100_000).map((_, i) => (i * 31) % 17);
-const cleanup: (() => Promise<void> | void)[] = [];
+const cleanup: (() => unknown)[] = [];
 
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();

@@ -9,6 +9,7 @@
  */
 import { CloseCode } from "./close.ts";
 import { Endpoint } from "./endpoint.ts";
+import { Hub, type PubSubOptions, type PublishData } from "./pubsub.ts";
 import type { Transport, TransportLike, TransportSink } from "./transport.ts";
 import { toTransport } from "./transport.ts";
 import type { ServerOptions } from "./upgrade.ts";
@@ -46,6 +47,62 @@ export type HandlerFor<A extends ServerApi> = A extends "websocket" ? WebSocketH
 export interface ServeConnectionOptions<A extends ServerApi = "stream"> extends ServeCommonOptions {
   readonly api?: A;
   readonly handler: HandlerFor<A>;
+  /** Pub/sub: the backlog bound and what happens to a subscriber that does not keep up. */
+  readonly pubsub?: PubSubOptions;
+}
+
+/** What closing a server did: how many connections were open, and how many of them closed cleanly. */
+export interface CloseReport {
+  /** Connections open when the server began closing. */
+  readonly connections: number;
+  /** Of those, the ones that completed the closing handshake (`wasClean`). */
+  readonly clean: number;
+}
+
+/**
+ * What every adapter's running server offers besides its address: its connections, pub/sub, and
+ * a close that reports.
+ */
+export interface ServerConnections<A extends ServerApi = "stream"> {
+  /** The open connections, live. */
+  readonly connections: OpenConnections<ServerSocketFor<A>>;
+  /** Sends `data` to every subscriber of `topic`, framed once; returns how many it was queued for. */
+  publish(topic: string, data: PublishData): number;
+  /** How many connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number;
+  /**
+   * Stops accepting, closes every connection with 1001 (messages already written are sent
+   * first) and resolves once all are closed (each bounded by `closeTimeout`), with how many
+   * closed cleanly.
+   */
+  close(): Promise<CloseReport>;
+}
+
+/**
+ * A server's open connections, live: iterate it (in the order they opened) or read its `size`.
+ * A connection leaves it once closed.
+ */
+export class OpenConnections<T extends ServerWebSocket> implements Iterable<T> {
+  readonly #open: Map<ServerWebSocket, Endpoint>;
+
+  /** @internal */
+  constructor(open: Map<ServerWebSocket, Endpoint>) {
+    this.#open = open;
+  }
+
+  /** How many connections are open. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Whether `ws` is one of them. */
+  has(ws: T): boolean {
+    return this.#open.has(ws);
+  }
+
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.#open.keys() as IterableIterator<T>;
+  }
 }
 
 /** How one transport arrived: its scheme, and a request head already parsed elsewhere. */
@@ -68,7 +125,10 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   // The options of a connection, per scheme, made once: spreading two dozen options per
   // connection was the largest allocation of a handshake.
   #perScheme: { "ws:"?: ServerOptions; "wss:"?: ServerOptions } = {};
-  readonly #open = new Map<Endpoint, ServerWebSocket>();
+  readonly #open = new Map<ServerWebSocket, Endpoint>();
+  readonly #connections = new OpenConnections<ServerSocketFor<A>>(this.#open);
+  /** The server's topics and subscribers (`publish()`). */
+  readonly hub: Hub;
   // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
   readonly #transports = new Set<Transport>();
   #closing = false;
@@ -77,6 +137,20 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   constructor(options: ServeConnectionOptions<A>, defaults: Partial<ServerOptions> = {}) {
     this.#options = options as ServeConnectionOptions<ServerApi>;
     this.#merged = { ...defaults, ...options };
+    this.hub = new Hub(options.pubsub);
+  }
+
+  /** The open connections. */
+  get connections(): OpenConnections<ServerSocketFor<A>> {
+    return this.#connections;
+  }
+
+  /**
+   * Sends `data` to every subscriber of `topic`, framed once (see {@link Hub}); returns how many
+   * it was queued for.
+   */
+  publish(topic: string, data: PublishData): number {
+    return this.hub.publish(topic, data);
   }
 
   /** True once {@link closeAll} was called: refuse new transports. */
@@ -105,9 +179,10 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
     if (accepted === undefined) return undefined;
     const { endpoint } = accepted;
     const options = this.#options;
+    endpoint.hub = this.hub;
     const ws = options.api === "websocket" ? new WebSocketBase(endpoint) : new WebSocketStreamBase(endpoint, undefined, options);
-    this.#open.set(endpoint, ws);
-    endpoint.onEnd(() => this.#open.delete(endpoint));
+    this.#open.set(ws, endpoint);
+    endpoint.onEnd(() => this.#open.delete(ws));
     if (this.#closing) endpoint.close(CloseCode.GOING_AWAY, "server closing");
     const handler = options.handler as (ws: ServerWebSocket, request: Request) => void | Promise<void>;
     // A handler declared with one parameter cannot read the request: do not build it.
@@ -118,20 +193,24 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
 
   /**
    * Stops accepting, closes every open connection with 1001 (messages already written go first)
-   * and resolves once each has closed (bounded by its `closeTimeout`); then drops the transports
-   * still in the handshake or in a lingering close.
+   * and resolves once each has closed (bounded by its `closeTimeout`) with how many there were
+   * and how many closed cleanly; then drops the transports still in the handshake or in a
+   * lingering close.
    */
-  async closeAll(): Promise<void> {
+  async closeAll(): Promise<CloseReport> {
     this.#closing = true;
-    const ends: Promise<void>[] = [];
-    for (const [endpoint, ws] of this.#open) {
+    const ends: Promise<boolean>[] = [];
+    for (const [ws, endpoint] of this.#open) {
       if (ws instanceof WebSocketStreamBase) ws.close({ closeCode: CloseCode.GOING_AWAY, reason: "server closing" });
       else endpoint.close(CloseCode.GOING_AWAY, "server closing");
-      ends.push(new Promise<void>((resolve) => endpoint.onEnd(resolve)));
+      ends.push(new Promise<boolean>((resolve) => endpoint.onEnd(() => resolve(endpoint.phase === "closed"))));
     }
-    await Promise.all(ends);
+    const outcomes = await Promise.all(ends);
     for (const transport of this.#transports) transport.destroy();
     this.#transports.clear();
+    let clean = 0;
+    for (const outcome of outcomes) if (outcome) clean++;
+    return { connections: outcomes.length, clean };
   }
 
   #optionsFor(context: AcceptContext): ServerOptions {
@@ -184,6 +263,14 @@ class TrackedTransport implements Transport {
 
   resume(): void {
     this.#inner.resume?.();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#inner.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#inner.remotePort;
   }
 }
 

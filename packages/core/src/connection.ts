@@ -259,6 +259,53 @@ export class Connection {
   }
 
   /**
+   * Queues a whole data frame already encoded by {@link encodeFrame} (unmasked, FIN set, any RSV
+   * bits owned by this connection's extensions), as it is: pub/sub hands the same bytes to every
+   * subscriber. Server only: a client must mask each frame with a fresh key (§5.3).
+   */
+  sendFrameBytes(frame: Uint8Array): void {
+    if (this.role !== "server") throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send encoded frame bytes: a client masks each frame itself");
+    const first = frame[0] ?? 0;
+    const opcode = first & 0x0f;
+    if ((first & 0x80) === 0 || (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) || ((frame[1] ?? 0x80) & 0x80) !== 0) {
+      throw new UsageError("WS_ERR_INVALID_ARGUMENT", "Invalid encoded frame: not one unmasked, final text or binary frame");
+    }
+    this.#startMessage(opcode, true, (first >> 4) & 0b111);
+    this.#out.push(frame);
+  }
+
+  /**
+   * Encodes a message to send for many connections at once: the extensions' shared encoding
+   * (see `Extension.sharedEncodingKey`), or the data as it is without extensions. Rejects when an
+   * extension has no shared encoding ({@link sharedEncodingKey} is `undefined`).
+   */
+  async encodeShared(data: Uint8Array, type: "text" | "binary"): Promise<{ data: Uint8Array; rsv: number }> {
+    const opcode = type === "text" ? Opcode.TEXT : Opcode.BINARY;
+    let result = { data, rsv: 0 };
+    for (const extension of this.#extensions) {
+      if (extension.encodeShared === undefined || extension.sharedEncodingKey === undefined) {
+        throw new UsageError("WS_ERR_INVALID_STATE", `Cannot encode once for many connections: ${extension.name} keeps state between messages`);
+      }
+      const encoded = await extension.encodeShared(result.data, opcode);
+      result = { data: encoded.data, rsv: result.rsv | encoded.rsv };
+    }
+    return result;
+  }
+
+  /**
+   * What a message's encoding depends on: `""` without extensions, the extensions' shared keys
+   * joined, or `undefined` when one keeps state between messages (then encode per connection).
+   */
+  get sharedEncodingKey(): string | undefined {
+    let key = "";
+    for (const extension of this.#extensions) {
+      if (extension.sharedEncodingKey === undefined || extension.encodeShared === undefined) return undefined;
+      key += `${extension.sharedEncodingKey}\n`;
+    }
+    return key;
+  }
+
+  /**
    * Runs a message to send through the negotiated extensions, in order: send the result with
    * `sendText`/`sendBinary` and its `rsv`. Without extensions the data comes back as it is.
    */

@@ -24,6 +24,7 @@ import type { UpgradeRequest } from "./handshake.ts";
 import type { HttpHeadLimits } from "./http-head.ts";
 import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
+import type { Hub } from "./pubsub.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike, type TransportSink } from "./transport.ts";
@@ -108,6 +109,8 @@ export class Endpoint {
   url = "";
   /** The subprotocol agreed, or `""`. */
   protocol = "";
+  /** Server: the pub/sub hub of its server, set when accepted by a server. */
+  hub: Hub | undefined;
   /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
   extensions = "";
   readonly #clock: Clock;
@@ -137,6 +140,7 @@ export class Endpoint {
   #decoding: Promise<void> | undefined;
   // Messages being encoded by extensions, in send order; a Close waits for them.
   #encoding: Promise<void> | undefined;
+  #encodingBytes = 0;
   // Bytes handed to the transport and not yet accepted by it.
   #inflight = 0;
   #writeWaiters: (() => void)[] | undefined;
@@ -208,6 +212,16 @@ export class Endpoint {
     return this.#inflight + (this.#conn?.bufferedAmount ?? 0);
   }
 
+  /** The peer's IP address, when the transport knows it (see `Transport.remoteAddress`). */
+  get remoteAddress(): string | undefined {
+    return this.#transport?.remoteAddress;
+  }
+
+  /** The peer's port, when the transport knows it. */
+  get remotePort(): number | undefined {
+    return this.#transport?.remotePort;
+  }
+
   /** True while messages may be sent: open, or answering messages before a held-back Close reply. */
   get canSend(): boolean {
     return this.#phase === "open" || this.#phase === "reply-pending";
@@ -262,6 +276,46 @@ export class Endpoint {
     if (binary) conn.sendBinary(data as Uint8Array);
     else conn.sendText(data);
     this.#queued();
+  }
+
+  /**
+   * Server: sends a message framed once for many connections (pub/sub): `frame` is a whole frame
+   * from `encodeFrame` or a promise of one (still being compressed), sent in order with every
+   * other message. `size` is what it counts in {@link backlog} meanwhile. Throws `UsageError` when
+   * the connection cannot send.
+   */
+  sendFrame(frame: Uint8Array | Promise<Uint8Array>, size: number): void {
+    const conn = this.#conn!;
+    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
+    if (this.#encoding === undefined && frame instanceof Uint8Array) {
+      conn.sendFrameBytes(frame);
+      this.#queued();
+      return;
+    }
+    this.#afterEncoding(size, async () => {
+      const bytes = await frame;
+      if (!this.canSend) return;
+      conn.sendFrameBytes(bytes);
+      this.#flush();
+    });
+  }
+
+  /**
+   * Bytes waiting to go out: {@link bufferedAmount} and the messages still being encoded
+   * (compressed). What pub/sub holds against a subscriber's backlog bound.
+   */
+  get backlog(): number {
+    return this.bufferedAmount + this.#encodingBytes;
+  }
+
+  /** What this connection's encoding of a message depends on; see `Connection.sharedEncodingKey`. */
+  get sharedEncodingKey(): string | undefined {
+    return this.#conn?.sharedEncodingKey;
+  }
+
+  /** Encodes a message once for every connection with the same {@link sharedEncodingKey}. */
+  encodeShared(data: Uint8Array, binary: boolean): Promise<{ data: Uint8Array; rsv: number }> {
+    return this.#conn!.encodeShared(data, binary ? "binary" : "text");
   }
 
   /** Sends a Ping with up to 125 bytes. Throws `UsageError` when not open or too long. */
@@ -663,20 +717,27 @@ export class Endpoint {
   #sendEncoded(data: string | Uint8Array, binary: boolean): void {
     const conn = this.#conn!;
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    const previous = this.#encoding ?? Promise.resolve();
-    const next = previous.then(async () => {
+    this.#afterEncoding(bytes.length, async () => {
       const encoded = await conn.encode(bytes, binary ? "binary" : "text");
       if (!this.canSend) return;
       if (binary) conn.sendBinary(encoded.data, true, encoded.rsv);
       else conn.sendText(encoded.data, true, encoded.rsv);
       this.#flush();
-    }).catch((error: unknown) => {
-      this.fail(CloseCode.INTERNAL_ERROR, "compression failed", new WebSocketError("Encoding a message failed", { closeCode: CloseCode.INTERNAL_ERROR, cause: error }));
     });
-    this.#encoding = next;
-    void next.then(() => {
+  }
+
+  // Runs `task` after every message being encoded: the chain that keeps sends in order while
+  // extensions work asynchronously. `size` counts in the backlog until it ran.
+  #afterEncoding(size: number, task: () => Promise<void>): void {
+    this.#encodingBytes += size;
+    const previous = this.#encoding ?? Promise.resolve();
+    const next = previous.then(task).catch((error: unknown) => {
+      this.fail(CloseCode.INTERNAL_ERROR, "compression failed", new WebSocketError("Encoding a message failed", { closeCode: CloseCode.INTERNAL_ERROR, cause: error }));
+    }).then(() => {
+      this.#encodingBytes -= size;
       if (this.#encoding === next) this.#encoding = undefined;
     });
+    this.#encoding = next;
   }
 
   #flush(): void {

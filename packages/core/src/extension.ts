@@ -26,6 +26,18 @@ export interface Extension {
   encode(data: Uint8Array, opcode: number): Promise<{ readonly data: Uint8Array; readonly rsv: number }>;
   /** Releases what it holds (compression contexts); called once the connection is closed. */
   close(): void;
+  /**
+   * Optional, for encoding a message once for many connections (pub/sub): set when this
+   * connection's {@link encode} depends on nothing of its own (no state kept between messages),
+   * to a key naming everything the output depends on. Connections whose extensions have equal
+   * keys send the same bytes for the same message.
+   */
+  readonly sharedEncodingKey?: string | undefined;
+  /**
+   * With {@link sharedEncodingKey}: what {@link encode} would return, without touching this
+   * connection's state (it may run while this connection encodes messages of its own).
+   */
+  encodeShared?(data: Uint8Array, opcode: number): Promise<{ readonly data: Uint8Array; readonly rsv: number }>;
 }
 
 /** Negotiates one extension by name: offered by a client, accepted by a server. */

@@ -6,11 +6,14 @@
 export { ClientConnection, type ClientConnectionOptions } from "./client.ts";
 export {
   type AcceptContext,
+  type CloseReport,
   type ConnectionHandler,
   ConnectionGroup,
   type HandlerFor,
+  OpenConnections,
   type ServeCommonOptions,
   type ServerApi,
+  type ServerConnections,
   type ServerSocketFor,
   type ServeConnectionOptions,
   type ServerWebSocket,
@@ -118,6 +121,7 @@ export {
   type TransportSource,
 } from "./endpoint.ts";
 export { type KeepaliveOptions } from "./keepalive.ts";
+export { Hub, type PublishData, type PublishOptions, type PubSubOptions } from "./pubsub.ts";
 export { checkTransition, type Phase, type Transition, TRANSITIONS, transitionTable } from "./lifecycle.ts";
 export {
   type ByteStreams,

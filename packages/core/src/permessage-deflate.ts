@@ -94,6 +94,10 @@ class PerMessageDeflate implements Extension {
   // False once the backend said it cannot compress under the agreed parameters.
   #canCompress = true;
 
+  // Set with no context takeover on the sending side: each message is then compressed on its own,
+  // so connections with the same backend, window and threshold send the same bytes.
+  readonly sharedEncodingKey: string | undefined;
+
   constructor(role: "client" | "server", params: DeflateParams, options: PermessageDeflateOptions) {
     this.#backend = options.backend;
     this.#threshold = options.threshold ?? 128;
@@ -102,6 +106,22 @@ class PerMessageDeflate implements Extension {
     this.#sendNoContextTakeover = server ? params.serverNoContextTakeover : params.clientNoContextTakeover;
     this.#receiveWindowBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
     this.#receiveNoContextTakeover = server ? params.clientNoContextTakeover : params.serverNoContextTakeover;
+    this.sharedEncodingKey = this.#sendNoContextTakeover
+      ? `${NAME};${backendId(this.#backend)};${this.#sendWindowBits};${this.#threshold}`
+      : undefined;
+  }
+
+  // The same output as encode() under no context takeover, with a compressor of its own.
+  async encodeShared(data: Uint8Array): Promise<{ data: Uint8Array; rsv: number }> {
+    if (this.sharedEncodingKey === undefined) throw new Error("encodeShared() needs no context takeover");
+    if (data.length < this.#threshold || this.#sendWindowBits < 9) return { data, rsv: 0 };
+    const compressor = this.#backend.createCompressor(this.#sendWindowBits, true);
+    if (compressor === undefined) return { data, rsv: 0 };
+    try {
+      return { data: stripTail(await compressor.compress(data)), rsv: RSV1 };
+    } finally {
+      compressor.close();
+    }
   }
 
   // RFC 7692 §7.2.1: compress, remove the trailing 00 00 ff ff. Messages below the threshold, and
@@ -119,10 +139,7 @@ class PerMessageDeflate implements Extension {
       this.#compressor.close();
       this.#compressor = undefined;
     }
-    if (!endsWithTail(compressed)) {
-      throw new Error("Compressor output does not end with a sync flush (00 00 ff ff)");
-    }
-    return { data: compressed.subarray(0, compressed.length - TAIL.length), rsv: RSV1 };
+    return { data: stripTail(compressed), rsv: RSV1 };
   }
 
   // RFC 7692 §7.2.2: append 00 00 ff ff, inflate.
@@ -161,4 +178,22 @@ class PerMessageDeflate implements Extension {
 function endsWithTail(data: Uint8Array): boolean {
   const n = data.length;
   return n >= 4 && data[n - 4] === 0 && data[n - 3] === 0 && data[n - 2] === 0xff && data[n - 1] === 0xff;
+}
+
+function stripTail(compressed: Uint8Array): Uint8Array {
+  if (!endsWithTail(compressed)) {
+    throw new Error("Compressor output does not end with a sync flush (00 00 ff ff)");
+  }
+  return compressed.subarray(0, compressed.length - TAIL.length);
+}
+
+// A number per backend object, for the shared encoding key: two servers with the same backend
+// share, two backends (which might compress differently) do not.
+const backendIds = new WeakMap<DeflateBackend, number>();
+let nextBackendId = 0;
+
+function backendId(backend: DeflateBackend): number {
+  let id = backendIds.get(backend);
+  if (id === undefined) backendIds.set(backend, (id = nextBackendId++));
+  return id;
 }

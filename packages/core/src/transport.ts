@@ -48,6 +48,12 @@ export interface Transport {
   pause?(): void;
   /** Push mode: call the sink again. */
   resume?(): void;
+  /**
+   * Optional: the peer's IP address (IPv6 without brackets) and port, for a transport over a
+   * socket; `undefined` when unknown or once the socket is gone.
+   */
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
 }
 
 /** Where a transport in push mode ({@link Transport.listen}) delivers its input. */

@@ -28,6 +28,7 @@ import {
   WebSocketEventTarget,
 } from "./event-target.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
+import { hubOf, type PubSubOptions, type PublishData, type PublishOptions } from "./pubsub.ts";
 
 /** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
 export interface WebSocketOptions extends Omit<ClientEndpointOptions, "protocols"> {}
@@ -111,6 +112,49 @@ export class WebSocketBase extends WebSocketEventTarget {
   /** 0 `CONNECTING`, 1 `OPEN`, 2 `CLOSING`, 3 `CLOSED`. */
   get readyState(): number {
     return this.#owner.readyState();
+  }
+
+  /** The peer's IP address (server: the client's), when the transport knows it; see `Transport.remoteAddress`. */
+  get remoteAddress(): string | undefined {
+    return this.#endpoint.remoteAddress;
+  }
+
+  /** The peer's port, when the transport knows it. */
+  get remotePort(): number | undefined {
+    return this.#endpoint.remotePort;
+  }
+
+  /**
+   * Server: subscribes this connection to `topic` (see {@link PubSubOptions}); returns `false` if
+   * it already was. Its subscriptions end when it closes. Throws `UsageError` on a client, or once
+   * the connection is closing.
+   */
+  subscribe(topic: string): boolean {
+    return hubOf(this.#endpoint, "subscribe").subscribe(this.#endpoint, topic);
+  }
+
+  /** Server: unsubscribes this connection from `topic`; returns `false` if it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return hubOf(this.#endpoint, "unsubscribe").unsubscribe(this.#endpoint, topic);
+  }
+
+  /** Whether this connection is subscribed to `topic` (always `false` on a client). */
+  isSubscribed(topic: string): boolean {
+    return this.#endpoint.hub?.isSubscribed(this.#endpoint, topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get subscriptions(): string[] {
+    return this.#endpoint.hub?.topicsOf(this.#endpoint) ?? [];
+  }
+
+  /**
+   * Server: sends `data` to every subscriber of `topic` on this server, framed once, but not to
+   * this connection unless `includeSelf`. Returns how many it was queued for. Throws
+   * `UsageError` on a client and `TypeError` for data other than text or bytes.
+   */
+  publish(topic: string, data: PublishData, options?: PublishOptions): number {
+    return hubOf(this.#endpoint, "publish").publish(topic, data, options?.includeSelf === true ? undefined : this.#endpoint);
   }
 
   /** The subprotocol the server chose, or `""`. */

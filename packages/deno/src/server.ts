@@ -11,7 +11,9 @@
  */
 import {
   type ConnectionHandler,
+  type CloseReport,
   ConnectionGroup,
+  type ServerConnections,
   type ServeConnectionOptions,
   type ServerApi,
   type ServerSocketFor,
@@ -39,16 +41,11 @@ export interface ListenOptions {
 export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
-export interface Server {
+export interface Server<A extends ServerApi = "stream"> extends ServerConnections<A> {
   /** The bound port. */
   readonly port: number;
   /** The address it listens on. */
   readonly hostname: string;
-  /**
-   * Stops accepting, closes every connection with 1001 (messages already written are sent
-   * first) and resolves once all are closed (each bounded by `closeTimeout`).
-   */
-  close(): Promise<void>;
 }
 
 /**
@@ -65,7 +62,7 @@ export interface Server {
  * });
  * ```
  */
-export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
   const listener: Deno.Listener = options.tls === undefined
@@ -75,15 +72,22 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   const state = { stopped: false };
   const accepting = acceptLoop(listener, group, state);
   const address = listener.addr as Deno.NetAddr;
-  let closing: Promise<void> | undefined;
-  const close = async (): Promise<void> => {
+  let closing: Promise<CloseReport> | undefined;
+  const close = async (): Promise<CloseReport> => {
     state.stopped = true;
     listener.close();
     await accepting;
     // Also closes the connections still in the opening handshake, or whose peer never closed.
-    await group.closeAll();
+    return await group.closeAll();
   };
-  return { port: address.port, hostname, close: () => (closing ??= close()) };
+  return {
+    port: address.port,
+    hostname,
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
+    close: () => (closing ??= close()),
+  };
 }
 
 /** Hands each connection [accepted](https://docs.deno.com/api/deno/~/Deno.Listener.accept) to `connections` until the listener is closed. */

@@ -151,6 +151,16 @@ class ConnTransport implements Transport {
     this.#buffer = buffer;
   }
 
+  get remoteAddress(): string | undefined {
+    const address = this.#conn.remoteAddr;
+    return address.transport === "tcp" ? address.hostname : undefined;
+  }
+
+  get remotePort(): number | undefined {
+    const address = this.#conn.remoteAddr;
+    return address.transport === "tcp" ? address.port : undefined;
+  }
+
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#input === "ended") return null;

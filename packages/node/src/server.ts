@@ -12,6 +12,7 @@ import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import {
   type ConnectionHandler,
   ConnectionGroup,
+  type ServerConnections,
   type RequestHead,
   type ServeConnectionOptions,
   type ServerApi,
@@ -41,15 +42,10 @@ export interface ListenOptions {
 export interface ServeOptions<A extends ServerApi = "stream"> extends ListenOptions, ServeConnectionOptions<A> {}
 
 /** A running server. */
-export interface Server {
+export interface Server<A extends ServerApi = "stream"> extends ServerConnections<A> {
   /** The bound port. */
   readonly port: number;
   readonly hostname: string;
-  /**
-   * Stops accepting, closes every connection with 1001 (messages already written are sent
-   * first) and resolves once all are closed (each bounded by `closeTimeout`).
-   */
-  close(): Promise<void>;
 }
 
 /**
@@ -66,7 +62,7 @@ export interface Server {
  * });
  * ```
  */
-export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server> {
+export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
   const group = new ConnectionGroup(options, { sha1 });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
@@ -96,11 +92,15 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   return {
     port,
     hostname,
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: async () => {
       const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
       // Also drops the sockets still in the opening handshake, or whose peer never closed.
-      await group.closeAll();
+      const report = await group.closeAll();
       await stopped;
+      return report;
     },
   };
 }

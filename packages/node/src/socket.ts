@@ -170,6 +170,14 @@ class SocketTransport implements Transport, ReadAheadOwner {
     return this.#input.read();
   }
 
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort;
+  }
+
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
     if (this.#isClosed()) return Promise.reject(this.#closedError());
     const socket = this.#socket;

@@ -25,7 +25,7 @@ import {
 const MiB = 1024 * 1024;
 
 /** Closed after each test. */
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Array<() => unknown> = [];
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

@@ -13,7 +13,7 @@ import { runFuzzingClient } from "../src/fuzzing-client.ts";
 import { startFuzzingServer } from "../src/fuzzing-server.ts";
 import { type Quirks, startSloppyServer } from "./helpers/sloppy-server.ts";
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -64,7 +64,7 @@ describe("the verdicts of the fuzzing client", () => {
       ws.on("error", () => undefined);
       ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
     });
-    cleanups.push(() => new Promise((resolve) => wss.close(() => resolve())));
+    cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     const port = (wss.address() as { port: number }).port;
     const cases = allCases({ include: ["1.1.8", "2.11", "3.2", "4.2.5", "5.19", "6.3.2", "6.4.1", "6.4.4", "7.3.1", "7.5.1", "7.9.1", "9.7.1"] });
     const results = await runFuzzingClient({ url: `ws://127.0.0.1:${port}`, cases });
