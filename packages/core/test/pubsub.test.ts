@@ -83,8 +83,13 @@ async function join<A extends ServerApi>(group: ConnectionGroup<A>, options: Par
   if (server === undefined) throw new Error("refused");
   const { readable } = await within(client.opened);
   const messages: (string | Uint8Array)[] = [];
+  const reader = readable.getReader();
   void (async () => {
-    for await (const message of readable) messages.push(message);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      messages.push(value);
+    }
   })().catch(() => {});
   return { client, server, transport, messages };
 }
