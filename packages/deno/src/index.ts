@@ -4,7 +4,17 @@
  * @module
  */
 export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
-export { type Handler, handleConnection, type ListenOptions, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
+export {
+  connectionHandler,
+  type ConnectionHandlerOf,
+  type Handler,
+  handleConnection,
+  type ListenOptions,
+  serve,
+  type ServeOptions,
+  type Server,
+  type UpgradeOptions,
+} from "./server.ts";
 export {
   connTransport,
   type ConnTransportOptions,

@@ -133,6 +133,37 @@ export function handleConnection<A extends ServerApi = "stream">(conn: Deno.Conn
   return serveConnection(new ConnectionGroup(options, { sha1 }), conn);
 }
 
+/**
+ * {@link handleConnection} for many connections that share one server's state: the open
+ * connections, pub/sub topics, and a `close()` that closes them all with 1001 and reports (your
+ * listener is left to you).
+ */
+export interface ConnectionHandlerOf<A extends ServerApi = "stream"> extends ServerConnections<A> {
+  /** Takes over one accepted connection, as {@link handleConnection} does. */
+  handleConnection(conn: Deno.Conn): Promise<ServerSocketFor<A> | undefined>;
+}
+
+/**
+ * Makes a {@link ConnectionHandlerOf}: the connections it accepts are listed together and can
+ * publish to each other.
+ *
+ * @example
+ * ```ts
+ * const websockets = connectionHandler({ api: "websocket", handler: (ws) => ws.subscribe("news") });
+ * for await (const conn of Deno.listen({ port: 9001 })) void websockets.handleConnection(conn);
+ * ```
+ */
+export function connectionHandler<A extends ServerApi = "stream">(options: UpgradeOptions<A>): ConnectionHandlerOf<A> {
+  const group = new ConnectionGroup(options, { sha1 });
+  return {
+    handleConnection: (conn) => serveConnection(group, conn),
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
+    close: () => group.closeAll(),
+  };
+}
+
 
 /** [`conn.close()`](https://docs.deno.com/api/deno/~/Deno.Conn.close), when it is not closed already. */
 function closeQuietly(conn: Deno.Conn): void {

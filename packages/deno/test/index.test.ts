@@ -19,6 +19,7 @@ describe("the package root", () => {
       "WebSocketStream",
       "WebSocketStreamBase",
       "connTransport",
+      "connectionHandler",
       "deflate",
       "handleConnection",
       "openSocket",

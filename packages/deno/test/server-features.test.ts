@@ -1,7 +1,43 @@
 // A running server's connections, client addresses, pub/sub and close report over real sockets
-// (the shared suite in packages/test-suite/src/server-features-suite.ts).
+// (the shared suite in packages/test-suite/src/server-features-suite.ts): on serve(), and on our
+// own Deno.listen loop through connectionHandler().
+import { describe } from "vitest";
 import { defineServerFeaturesSuite, type ServerFeaturesAdapter } from "../../test-suite/src/server-features-suite.ts";
 import { WebSocket } from "../src/client.ts";
-import { serve } from "../src/server.ts";
+import { connectionHandler, serve, type UpgradeOptions } from "../src/server.ts";
 
-defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+describe("serve()", () => {
+  defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+});
+
+// serve()'s shape over a listener of our own.
+function serveOnListener(options: UpgradeOptions<"websocket" | "stream">) {
+  const websockets = connectionHandler(options);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) void websockets.handleConnection(conn);
+    } catch {
+      // The listener was closed.
+    }
+  })();
+  let stopped = false;
+  return Promise.resolve({
+    port: listener.addr.port,
+    connections: websockets.connections,
+    publish: websockets.publish,
+    subscriberCount: websockets.subscriberCount,
+    close: async () => {
+      if (!stopped) {
+        stopped = true;
+        listener.close();
+        await accepting;
+      }
+      return await websockets.close();
+    },
+  });
+}
+
+describe("connectionHandler() on a listener of our own", () => {
+  defineServerFeaturesSuite({ serve: serveOnListener, WebSocket } as unknown as ServerFeaturesAdapter);
+});

@@ -4,7 +4,17 @@
  * @module
  */
 export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
-export { type Handler, handleUpgrade, type ListenOptions, serve, type ServeOptions, type Server, type UpgradeOptions } from "./server.ts";
+export {
+  type Handler,
+  handleUpgrade,
+  type ListenOptions,
+  serve,
+  type ServeOptions,
+  type Server,
+  type UpgradeHandler,
+  upgradeHandler,
+  type UpgradeOptions,
+} from "./server.ts";
 export { socketToStreams, type SocketStreams, type SocketStreamsOptions, socketTransport } from "./socket.ts";
 export {
   CloseCode,

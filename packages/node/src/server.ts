@@ -127,6 +127,47 @@ export function handleUpgrade<A extends ServerApi = "stream">(
   head: Uint8Array,
   options: UpgradeOptions<A>,
 ): Promise<ServerSocketFor<A> | undefined> {
+  return upgrade(new ConnectionGroup(options, { sha1 }), request, socket, head);
+}
+
+/**
+ * {@link handleUpgrade} for many requests that share one server's state: the open connections,
+ * pub/sub topics, and a `close()` that closes them all with 1001 and reports (your HTTP server
+ * is left to you).
+ */
+export interface UpgradeHandler<A extends ServerApi = "stream"> extends ServerConnections<A> {
+  /** Takes over one `'upgrade'` event's request, as {@link handleUpgrade} does. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Uint8Array): Promise<ServerSocketFor<A> | undefined>;
+}
+
+/**
+ * Makes an {@link UpgradeHandler}: the connections it accepts are listed together and can
+ * publish to each other.
+ *
+ * @example
+ * ```ts
+ * const websockets = upgradeHandler({ api: "websocket", handler: (ws) => ws.subscribe("news") });
+ * httpServer.on("upgrade", (req, socket, head) => void websockets.handleUpgrade(req, socket, head));
+ * websockets.publish("news", "hello"); // to every connection subscribed to "news"
+ * ```
+ */
+export function upgradeHandler<A extends ServerApi = "stream">(options: UpgradeOptions<A>): UpgradeHandler<A> {
+  const group = new ConnectionGroup(options, { sha1 });
+  return {
+    handleUpgrade: (request, socket, head) => upgrade(group, request, socket, head),
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
+    close: () => group.closeAll(),
+  };
+}
+
+function upgrade<A extends ServerApi>(
+  group: ConnectionGroup<A>,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+): Promise<ServerSocketFor<A> | undefined> {
   const tcp = socket as Socket;
   tcp.setTimeout(0);
   tcp.setNoDelay(true);
@@ -137,7 +178,7 @@ export function handleUpgrade<A extends ServerApi = "stream">(
     headers: pairs(request.rawHeaders),
   };
   const scheme = (socket as { encrypted?: boolean }).encrypted ? "wss:" : "ws:";
-  return new ConnectionGroup(options, { sha1 }).accept(socketTransport(tcp), {
+  return group.accept(socketTransport(tcp), {
     scheme,
     head: { request: requestHead, rest: head },
   });

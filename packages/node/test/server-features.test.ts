@@ -1,7 +1,37 @@
 // A running server's connections, client addresses, pub/sub and close report over real sockets
-// (the shared suite in packages/test-suite/src/server-features-suite.ts).
+// (the shared suite in packages/test-suite/src/server-features-suite.ts): on serve(), and on a
+// node:http server through upgradeHandler().
+import { createServer } from "node:http";
+import { describe } from "vitest";
 import { defineServerFeaturesSuite, type ServerFeaturesAdapter } from "../../test-suite/src/server-features-suite.ts";
 import { WebSocket } from "../src/client.ts";
-import { serve } from "../src/server.ts";
+import { serve, upgradeHandler, type UpgradeOptions } from "../src/server.ts";
+import { closeServer, listen } from "./fixtures/helpers.ts";
 
-defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+describe("serve()", () => {
+  defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+});
+
+// serve()'s shape over an HTTP server that also answers plain requests.
+async function serveOnHttp(options: UpgradeOptions<"websocket" | "stream">) {
+  const websockets = upgradeHandler(options);
+  const http = createServer((_request, response) => response.end("plain http"));
+  http.on("upgrade", (request, socket, head) => void websockets.handleUpgrade(request, socket, head));
+  const port = await listen(http);
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    connections: websockets.connections,
+    publish: websockets.publish,
+    subscriberCount: websockets.subscriberCount,
+    close: async () => {
+      const report = await websockets.close();
+      await (stopped ??= closeServer(http));
+      return report;
+    },
+  };
+}
+
+describe("upgradeHandler() on a node:http server", () => {
+  defineServerFeaturesSuite({ serve: serveOnHttp, WebSocket } as unknown as ServerFeaturesAdapter);
+});
