@@ -1,7 +1,9 @@
 /**
  * A chat room: a `node:http` server that serves one page at `/` (and `@wsstream/browser`, the
- * page's `WebSocketStream`, at `/wsstream/`) and upgrades `/chat` with `handleUpgrade()`. Every text message a member sends goes to every open connection, the sender
- * included. Run it with `pnpm demo` and open the printed URL in two tabs.
+ * page's `WebSocketStream`, at `/wsstream/`) and upgrades `/chat` with `upgradeHandler()`. Every
+ * member subscribes to the room's topic, and every text message a member sends is published to
+ * it: framed once and sent to every member, the sender included. A member that does not keep up
+ * is closed with 1013. Run it with `pnpm demo` and open the printed URL in two tabs.
  *
  * `PORT` (default 8080, 0 picks a free one) and `HOST` (default 127.0.0.1) choose where it
  * listens; once ready it prints `chat on http://HOST:PORT` with the port actually bound.
@@ -11,7 +13,7 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { handleUpgrade, type WebSocketStreamBase } from "@wsstream/node";
+import { upgradeHandler, type WebSocketStreamBase } from "@wsstream/node";
 import { browserModule } from "./browser-module.ts";
 
 /** Messages over this many bytes close the sender's connection with 1009. */
@@ -26,52 +28,33 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 const page = await readFile(new URL("./index.html", import.meta.url));
 
-/** One open connection of the room. */
-interface Member {
-  readonly ws: WebSocketStreamBase;
-  readonly writer: WritableStreamDefaultWriter<string>;
-}
+/**
+ * What the room does with a member that does not read: once 1 MiB waits to be sent to it, the
+ * next message closes it with 1013 (Try Again Later) rather than queueing for it without bound.
+ */
+const SLOW_MEMBER_BACKLOG = 1024 * 1024;
 
-const room = new Set<Member>();
-
-/** Sends `text` to every member. */
-function broadcast(text: string): void {
-  for (const member of room) {
-    // A write waits while 1 MiB is still unsent to that member; one more queued behind it means
-    // the member is not keeping up. Drop it rather than queue messages for it without bound.
-    if ((member.writer.desiredSize ?? 0) <= 0) {
-      leave(member, 1008, "too slow");
-      continue;
-    }
-    member.writer.write(text).catch(() => room.delete(member));
-  }
-}
-
-function leave(member: Member, closeCode: number, reason: string): void {
-  room.delete(member);
-  member.ws.close({ closeCode, reason });
-}
-
-/** Runs one connection: joins the room, broadcasts what it sends, leaves when it closes. */
+/**
+ * Runs one connection: subscribes it to the room and publishes what it sends to every member,
+ * itself included (framed once for all). Its subscription ends when it closes.
+ */
 async function join(ws: WebSocketStreamBase): Promise<void> {
-  const { readable, writable } = await ws.opened;
-  const member: Member = { ws, writer: writable.getWriter() };
-  room.add(member);
+  const { readable } = await ws.opened;
+  ws.subscribe("room");
   const reader = readable.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       if (typeof value !== "string") {
-        leave(member, 1003, "text messages only");
+        ws.close({ closeCode: 1003, reason: "text messages only" });
         break;
       }
-      broadcast(value);
+      ws.publish("room", value, { includeSelf: true });
     }
   } catch {
     // The connection failed (a message over the limit, a protocol error, a reset): it is closed.
   } finally {
-    room.delete(member);
     reader.releaseLock();
   }
 }
@@ -115,16 +98,18 @@ function onRequest(request: IncomingMessage, response: ServerResponse): void {
   }
 }
 
+const chat = upgradeHandler({
+  path: "/chat",
+  maxMessageSize: MAX_MESSAGE_BYTES,
+  // Browsers and proxies drop idle connections: ping every 30 s.
+  keepalive: { interval: 30_000, timeout: 10_000 },
+  pubsub: { backlog: SLOW_MEMBER_BACKLOG, slowSubscriber: "close" },
+  upgrade: sameOrigin,
+  handler: join,
+});
 const server = createServer(onRequest);
 server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-  handleUpgrade(request, socket, head, {
-    path: "/chat",
-    maxMessageSize: MAX_MESSAGE_BYTES,
-    // Browsers and proxies drop idle connections: ping every 30 s.
-    keepalive: { interval: 30_000, timeout: 10_000 },
-    upgrade: sameOrigin,
-    handler: join,
-  }).catch(() => socket.destroy());
+  chat.handleUpgrade(request, socket, head).catch(() => socket.destroy());
 });
 
 await new Promise<void>((resolve, reject) => {
@@ -142,12 +127,9 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   stopping = true;
   server.close();
   server.closeAllConnections();
-  const closing = [...room].map((member) => {
-    leave(member, 1001, "server shutting down");
-    return member.ws.closed.catch(() => {});
-  });
-  // Each close is bounded by the close timeout; do not wait on a peer that never answers.
-  await Promise.race([Promise.all(closing), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  // Closes every member with 1001; each close is bounded by the close timeout, so this ends.
+  const { connections, clean } = await chat.close();
+  console.log(`closed ${connections} connections, ${clean} cleanly`);
   process.exit(0);
 }
 process.on("SIGINT", (signal) => void stop(signal));

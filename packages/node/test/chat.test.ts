@@ -143,7 +143,7 @@ describe("examples/chat/server.ts", () => {
     const alice = await joinChat(port);
     const bob = await joinChat(port);
     expect(await example.stop("SIGTERM", 10_000)).toBe(0);
-    expect(await within(5000, "alice's close", alice.closed)).toEqual({ code: 1001, reason: "server shutting down" });
-    expect(await within(5000, "bob's close", bob.closed)).toEqual({ code: 1001, reason: "server shutting down" });
+    expect(await within(5000, "alice's close", alice.closed)).toEqual({ code: 1001, reason: "server closing" });
+    expect(await within(5000, "bob's close", bob.closed)).toEqual({ code: 1001, reason: "server closing" });
   });
 });
