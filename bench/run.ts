@@ -2,12 +2,13 @@
  * Runs every benchmark in sequence, each in its own process, after printing the machine: the
  * codec (bench/codec.ts), echo throughput on Node against ws (bench/echo.ts), on Deno and Bun
  * against their built-in servers, with memory per idle connection (bench/runtimes.ts), memory per
- * idle connection on Node (bench/memory.ts), the handshake rate (bench/handshake.ts) and the
- * Node socket to Web Streams comparison (bench/node-socket.ts). The echo ratios of every runtime
+ * idle connection on Node (bench/memory.ts), the handshake rate (bench/handshake.ts), the
+ * Node socket to Web Streams comparison (bench/node-socket.ts) and publish fan-out to 10,000
+ * subscribers on Node and Bun (bench/publish.ts). The echo ratios of every runtime
  * are then drawn into bench/echo-ratios.svg (bench/chart.ts), which the README shows.
  * `--quick` passes `--quick` on (short runs, for a smoke test: the figures are rough).
  *
- * Run: pnpm bench [--quick] [--only codec,echo,runtimes,memory,handshake,node-socket] [--chart FILE]
+ * Run: pnpm bench [--quick] [--only codec,echo,runtimes,memory,handshake,node-socket,publish] [--chart FILE]
  *
  * @module
  */
@@ -42,6 +43,7 @@ const BENCHES: readonly Bench[] = [
   { name: "memory", file: "bench/memory.ts", args: (quick) => (quick ? ["--quick"] : []) },
   { name: "handshake", file: "bench/handshake.ts", args: (quick) => (quick ? ["--quick"] : []) },
   { name: "node-socket", file: "bench/node-socket.ts", args: (quick) => (quick ? ["--seconds", "0.5", "--rounds", "1"] : []) },
+  { name: "publish", file: "bench/publish.ts", args: (quick) => (quick ? ["--quick"] : []) },
 ];
 
 function cpuModel(): string {

@@ -53,6 +53,11 @@ export interface RuntimeServer {
   cpuSeconds(): number;
   /** Forces a GC in the server (where the runtime allows it), then reads its counters and /proc. */
   stats(): Promise<ServerStats>;
+  /**
+   * Sends one command line (`stats`, or one a server adds, such as bench/servers/publish-control.ts's
+   * `publish`) and resolves with the JSON line it answers; one request at a time, in order.
+   */
+  request(line: string, timeoutMs?: number): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -62,6 +67,8 @@ export interface StartOptions {
   readonly gc?: boolean;
   /** Start through bash with `ulimit -n` raised to the hard limit (many connections). */
   readonly raiseFdLimit?: boolean;
+  /** Extra flags for a Node server (`--cpu-prof`, ...); ignored on Deno and Bun. */
+  readonly nodeFlags?: readonly string[];
 }
 
 const require = createRequire(import.meta.url);
@@ -82,7 +89,7 @@ async function commandLine(spec: ServerSpec, options: StartOptions): Promise<str
   const args = spec.args ?? [];
   switch (spec.runtime) {
     case "node":
-      return [process.execPath, ...(options.gc ? ["--expose-gc"] : []), await buildServer(spec.file), ...args];
+      return [process.execPath, ...(options.gc ? ["--expose-gc"] : []), ...(options.nodeFlags ?? []), await buildServer(spec.file), ...args];
     case "deno":
       return [
         denoBinary(),
@@ -146,16 +153,19 @@ export async function startRuntimeServer(spec: ServerSpec, options: StartOptions
   const { port } = await withTimeout(30_000, `${spec.name} to start`, Promise.race([first, exited]));
   const pid = child.pid!;
   let queue = Promise.resolve();
-  const stats = (): Promise<ServerStats> => {
+  const request = (line: string, timeoutMs = 60_000): Promise<Record<string, number>> => {
     // One request at a time: replies carry no id.
     const next = queue.then(async () => {
       const reply = new Promise<Record<string, number>>((resolve) => waiting.push(resolve));
-      child.stdin!.write("stats\n");
-      const { open, accepted } = await withTimeout(60_000, `${spec.name} to answer stats`, Promise.race([reply, exited]));
-      return { open: open!, accepted: accepted!, cpuSeconds: procCpuSeconds(pid), rss: procRss(pid) };
+      child.stdin!.write(`${line}\n`);
+      return await withTimeout(timeoutMs, `${spec.name} to answer ${line}`, Promise.race([reply, exited]));
     });
     queue = next.then(() => undefined, () => undefined);
     return next;
+  };
+  const stats = async (): Promise<ServerStats> => {
+    const { open, accepted } = await request("stats");
+    return { open: open!, accepted: accepted!, cpuSeconds: procCpuSeconds(pid), rss: procRss(pid) };
   };
   return {
     spec,
@@ -163,6 +173,7 @@ export async function startRuntimeServer(spec: ServerSpec, options: StartOptions
     child,
     cpuSeconds: () => procCpuSeconds(pid),
     stats,
+    request,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -1,0 +1,37 @@
+/**
+ * Publish fan-out, ours on Bun: `serve()` from @wsstream/bun with the WHATWG `WebSocket`
+ * (`api: "websocket"`), each connection `ws.subscribe("t")` when it opens, and the benchmark's
+ * messages sent with `server.publish("t", payload)` (framed once for every subscriber).
+ * `--backlog BYTES` sets `pubsub: { backlog }` (default: the library's 4 MiB).
+ *
+ * Run: bun --conditions=wsstream-source bench/servers/publish-wsstream-bun.ts
+ * (bench/publish.ts starts it; the control lines are in publish-control.ts).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { serve } from "@wsstream/bun";
+import { ConnectionCount, servePublishControl, TOPIC } from "./publish-control.ts";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { port: { type: "string", default: "0" }, backlog: { type: "string" } },
+});
+
+const count = new ConnectionCount();
+const server = await serve({
+  port: Number(values.port),
+  hostname: "127.0.0.1",
+  api: "websocket",
+  ...(values.backlog === undefined ? {} : { pubsub: { backlog: Number(values.backlog) } }),
+  handler: (ws) => {
+    ws.onclose = count.opened();
+    ws.subscribe(TOPIC);
+  },
+});
+servePublishControl({
+  port: server.port,
+  count,
+  subscribers: () => server.subscriberCount(TOPIC),
+  publish: (payload) => void server.publish(TOPIC, payload),
+});
