@@ -16,10 +16,12 @@
  * `--processes` subscriber processes (bench/publish-subscribers.ts, raw `node:net`) each open
  * their share of `--subscribers` WebSocket connections to both servers and keep them; the servers
  * subscribe every connection as it opens. A run: the subscribers are told what to expect, the
- * server publishes `--messages` binary messages of one size, `--batch` at a time with a return to
- * the event loop (`setImmediate`) between batches, the same loop for every server
- * (servers/publish-control.ts), and the run ends when every subscriber has every message. It
- * records:
+ * server publishes `--messages` binary messages of one size, a batch of them in a row (each of
+ * `--batches`, default 1 and 10) with a return to the event loop (`setImmediate`) between
+ * batches, the same loop for every server (servers/publish-control.ts), and the run ends when
+ * every subscriber has every message. With 1, every message goes out in its own turn; with 10,
+ * a server that writes at the end of the turn (ours on Node, `Bun.serve`) sends a subscriber ten
+ * frames in one system call, where ws writes each `send` on its own. It records:
  *
  * - deliveries per second: messages x subscribers over the time from the publish command to the
  *   last subscriber's last frame;
@@ -44,7 +46,7 @@
  *      [--runtimes node,bun] [--subscribers 10000] [--processes 2] [--sizes 16,1024]
  *      [--messages 20] [--batches 1,10] [--rounds 3] [--sample 50] [--backlog BYTES] [--cpu-prof DIR]
  * `--cpu-prof DIR` runs the Node servers under `node --cpu-prof`, one profile each in DIR/<server file>.
- * Bounded: every wait is timed; the default run takes about 2.5 minutes, `--quick` about one.
+ * Bounded: every wait is timed; the default run takes about 2 minutes (Node and Bun), `--quick` under one.
  *
  * @module
  */
