@@ -1,7 +1,8 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReconnectEvent } from "@wsstream/core";
 import { ReconnectingWebSocket } from "../src/client.ts";
-import { closeOpened, eventually, type Example, startExample, track, within } from "./fixtures/helpers.ts";
+import { closeOpened, eventually, type Example, ROOT, startExample, track, within } from "./fixtures/helpers.ts";
 
 const ECHO = "examples/echo-server/bun.ts";
 const READY = /^listening on ws:\/\/127\.0\.0\.1:(\d+)$/;
@@ -74,4 +75,31 @@ describe("ReconnectingWebSocket on Bun", () => {
     await eventually(10_000, "giving up", () => ws.readyState === ws.CLOSED);
     expect(events).toEqual(["error", "reconnecting", "error", "reconnecting", "error", "reconnecting", "error", "giveup", "close"]);
   }, 30_000);
+
+  it("runs the README's example: it reconnects after the server process is killed and started again, and the last tick comes back", async () => {
+    const first = await startEcho(0);
+    const port = first.match[1]!;
+    // The example as the README has it, on this port. It imports @wsstream/bun, so it is written
+    // under the repository's node_modules, where that resolves.
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const code = /## Reconnecting[^]*?```ts\n([^]*?)```/.exec(readme)![1]!;
+    const dir = `${ROOT}node_modules/.cache/wsstream-test`;
+    const file = `${dir}/readme-reconnect-${process.pid}.ts`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, code.replaceAll("9001", port));
+    track(() => rmSync(file, { force: true }));
+    const example = await startExample(file, {}, /^echo: tick 2$/, 20_000);
+
+    await first.stop("SIGKILL", 5000);
+    await eventually(5000, "the example to wait for a reconnection", () => /^attempt 1 in \d+ ms$/m.test(example.output()));
+    await startEcho(Number(port));
+    expect(await within(20_000, "the example to end", example.exited)).toBe(0);
+    const lines = example.output().trim().split("\n");
+    expect(lines.filter((line) => line === "open")).toHaveLength(2);
+    expect(lines.at(-2)).toBe("echo: tick 20");
+    expect(lines.at(-1)).toBe("closed for good: 1000");
+    // The ticks come back in order (one sent in the instant before the kill was noticed may be lost).
+    const ticks = lines.filter((line) => line.startsWith("echo: tick ")).map((line) => Number(line.slice(11)));
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+  }, 60_000);
 });

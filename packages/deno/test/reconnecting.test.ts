@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReconnectEvent } from "@wsstream/core";
 import { ReconnectingWebSocket } from "../src/client.ts";
-import { eventually, type Example, runCleanups, startExample, track, within } from "./fixtures/helpers.ts";
+import { eventually, type Example, runCleanups, startExample, startProgram, track, within } from "./fixtures/helpers.ts";
 
 const READY = /^listening on ws:\/\/127\.0\.0\.1:(\d+)$/;
 
@@ -76,4 +76,30 @@ describe("ReconnectingWebSocket on Deno", () => {
     await eventually(10_000, "giving up", () => ws.readyState === ws.CLOSED);
     expect(events).toEqual(["error", "reconnecting", "error", "reconnecting", "error", "reconnecting", "error", "giveup", "close"]);
   }, 30_000);
+
+  it("runs the README's example: it reconnects after the server process is killed and started again, and the last tick comes back", async () => {
+    const first = await startEcho(0);
+    const port = String(first.port);
+    // The example as the README has it, on this port; @wsstream/deno resolves through the
+    // package's deno.json.
+    const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+    const code = /## Reconnecting[^]*?```ts\n([^]*?)```/.exec(readme)![1]!;
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    track(() => Deno.remove(file).catch(() => {}));
+    await Deno.writeTextFile(file, code.replaceAll("9001", port));
+    const example = await startProgram(["run", "--allow-net", "--conditions=wsstream-source", "--config", "packages/deno/deno.json", file], {});
+    await eventually(20_000, "the example's second echo", () => /^echo: tick 2$/m.test(example.output()));
+
+    await first.stop("SIGKILL");
+    await eventually(5000, "the example to wait for a reconnection", () => /^attempt 1 in \d+ ms$/m.test(example.output()));
+    await startEcho(Number(port));
+    expect(await within(20_000, "the example to end", example.exited)).toBe(0);
+    const lines = example.output().trim().split("\n");
+    expect(lines.filter((line) => line === "open")).toHaveLength(2);
+    expect(lines.at(-2)).toBe("echo: tick 20");
+    expect(lines.at(-1)).toBe("closed for good: 1000");
+    // The ticks come back in order (one sent in the instant before the kill was noticed may be lost).
+    const ticks = lines.filter((line) => line.startsWith("echo: tick ")).map((line) => Number(line.slice(11)));
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+  }, 60_000);
 });
