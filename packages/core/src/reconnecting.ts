@@ -278,9 +278,10 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
     return this.#phase === "open" || this.#phase === "closing" ? this.#socket?.extensions ?? "" : "";
   }
 
-  /** The current connection's `bufferedAmount` plus the bytes held for the next connection. */
+  /** The open connection's `bufferedAmount` (while open or closing) plus the bytes held for the next connection. */
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + this.#bufferedBytes;
+    const live = this.#phase === "open" || this.#phase === "closing";
+    return (live ? this.#socket?.bufferedAmount ?? 0 : 0) + this.#bufferedBytes;
   }
 
   /** Messages held for the next connection. */

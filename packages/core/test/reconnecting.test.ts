@@ -168,6 +168,7 @@ describe("ReconnectingWebSocketBase", () => {
     await until(() => scheduled(log).length === 1);
     await clock.advance(100);
     await until(() => scheduled(log).length === 2);
+    ws.send("never sent");
     await clock.advance(200);
     await until(() => ws.readyState === 3, 2000, "giving up");
     expect(log).toEqual([
@@ -178,8 +179,10 @@ describe("ReconnectingWebSocketBase", () => {
       "reconnecting:2:200:1006",
       "error",
       "giveup:2",
+      "drop:closed:never sent",
       "close:1006:false",
     ]);
+    expect(ws.bufferedAmount).toBe(0);
     const attempts = server.attempts;
     server.start();
     await clock.advance(60_000);
