@@ -110,6 +110,8 @@ export interface ReconnectOptions {
   readonly clock?: Clock;
   /** A number in [0, 1) for the jitter; default `Math.random`. */
   readonly random?: () => number;
+  /** Aborting it is `close()`: no reconnection follows. (An adapter also hands it to each connection, whose handshake it aborts.) */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -218,6 +220,8 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
   #buffer: Buffered[] = [];
   #bufferedBytes = 0;
   #binaryType: BinaryType = "blob";
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.close();
   #onopen: Handler<SocketEvent> = null;
   #onmessage: Handler<SocketMessageEvent> = null;
   #onerror: Handler<SocketErrorEvent> = null;
@@ -251,6 +255,9 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
     if (typeof connect !== "function") throw new UsageError("WS_ERR_INVALID_ARGUMENT", "Invalid connect: not a function");
     // The first connection's mistakes (a bad URL) throw here, at the call.
     this.#attach(connect(this.#url, [...this.#protocols]));
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.close();
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   /** The URL of the current connection, or the one given while none was made yet. */
@@ -514,6 +521,7 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
   // that ended it returns when `deferred` (close() while waiting), as a WebSocket does.
   #finish(end: End, deferred: boolean): void {
     this.#enter("closed");
+    this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#dropBuffer();
     const dispatch = (): void => void this.dispatchEvent(new CloseEvent("close", end));
     if (deferred) queueMicrotask(dispatch);

@@ -424,6 +424,26 @@ describe("ReconnectingWebSocketBase", () => {
     expect(log).toEqual(["open", "error", "giveup:0", "close:1006:false"]);
   });
 
+  it("closes for good when its signal aborts, also during a wait", async () => {
+    const controller = new AbortController();
+    const { clock, server, ws, log } = setup({ signal: controller.signal });
+    await waitOpen(ws, clock);
+    server.kill();
+    await until(() => ws.phase === "waiting");
+    const attempts = server.attempts;
+    controller.abort();
+    expect(ws.readyState).toBe(3);
+    await until(() => log.at(-1) === "close:1006:false", 2000, "the close event");
+    await clock.advance(10_000);
+    expect(server.attempts).toBe(attempts);
+
+    const aborted = setup({ signal: AbortSignal.abort() });
+    expect(aborted.ws.readyState).toBe(2);
+    await aborted.clock.advance(0);
+    await until(() => aborted.ws.readyState === 3, 2000, "the close");
+    expect(aborted.log).toEqual(["error", "close:1006:false"]);
+  });
+
   it("sets binaryType on every connection", async () => {
     const { clock, server, ws } = setup({ jitter: "none" });
     ws.binaryType = "arraybuffer";
