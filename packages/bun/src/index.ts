@@ -3,7 +3,15 @@
  *
  * @module
  */
-export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
+export {
+  openSocket,
+  ReconnectingWebSocket,
+  type ReconnectingWebSocketOptions,
+  WebSocket,
+  type WebSocketOptions,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from "./client.ts";
 export { type Handler, type ListenOptions, serve, type ServeOptions, type Server } from "./server.ts";
 export {
   SocketStreams,
@@ -16,10 +24,15 @@ export {
 export {
   CloseCode,
   CloseEvent,
+  type DisconnectInfo,
+  DropEvent,
+  ErrorEvent,
   HandshakeError,
   MessageEvent,
   permessageDeflate,
   ProtocolError,
+  ReconnectEvent,
+  ReconnectingWebSocketBase,
   UsageError,
   WebSocketBase,
   WebSocketError,

@@ -8,9 +8,14 @@ describe("the package root", () => {
     expect(Object.keys(bun).sort()).toEqual([
       "CloseCode",
       "CloseEvent",
+      "DropEvent",
+      "ErrorEvent",
       "HandshakeError",
       "MessageEvent",
       "ProtocolError",
+      "ReconnectEvent",
+      "ReconnectingWebSocket",
+      "ReconnectingWebSocketBase",
       "SocketStreams",
       "SocketTransport",
       "UsageError",
@@ -31,6 +36,7 @@ describe("the package root", () => {
   it("re-exports the core's classes themselves, so instanceof works across both packages", () => {
     expect(bun.WebSocketStreamBase).toBe(core.WebSocketStreamBase);
     expect(bun.WebSocketError).toBe(core.WebSocketError);
+    expect(bun.ReconnectingWebSocketBase).toBe(core.ReconnectingWebSocketBase);
     expect(new bun.WebSocketStream("ws://127.0.0.1:1/", { signal: AbortSignal.abort() })).toBeInstanceOf(core.WebSocketStreamBase);
   });
 });

@@ -189,6 +189,28 @@ export class CloseEvent extends WebSocketEvent implements SocketCloseEvent {
   }
 }
 
+/** The shape of an `error` event: the DOM's `ErrorEvent` has these members too. */
+export interface SocketErrorEvent extends SocketEvent {
+  readonly message: string;
+  readonly error: unknown;
+}
+
+/**
+ * The `error` event: `error` says why the connection failed (a `WebSocketError`, whose `cause`
+ * is a `HandshakeError` with the HTTP `status` when the server refused the handshake) and
+ * `message` is its message. A browser's `error` event is a plain `Event`; undici's, like this
+ * one, carries the `error`.
+ */
+export class ErrorEvent extends WebSocketEvent implements SocketErrorEvent {
+  readonly message: string;
+  readonly error: unknown;
+  constructor(type: string, init: { message?: string; error?: unknown } = {}) {
+    super(type);
+    this.error = init.error;
+    this.message = init.message ?? (init.error instanceof Error ? init.error.message : "");
+  }
+}
+
 // One registered listener. An event handler attribute (`onmessage`) is one too, whose callback
 // is looked up when it runs (`attribute`), so it keeps the place where it was first set.
 interface Listener {

@@ -47,7 +47,7 @@ export type {
   CloseEvent as CloseFrameEvent,
   EncodedEvent,
   ConnectionEvent,
-  ErrorEvent,
+  ErrorEvent as ProtocolErrorEvent,
   HandshakeErrorEvent,
   OpenEvent,
   PingEvent,
@@ -153,13 +153,28 @@ export {
 } from "./websocket-stream.ts";
 export {
   CloseEvent,
+  ErrorEvent,
   type EventListenerLike,
   type ListenerOptions,
   MessageEvent,
   type SocketCloseEvent,
+  type SocketErrorEvent,
   type SocketEvent,
   type SocketMessageEvent,
   WebSocketEvent,
   WebSocketEventTarget,
 } from "./event-target.ts";
 export { type BinaryType, type WebSocketData, WebSocketBase, type WebSocketOptions } from "./websocket.ts";
+export {
+  type ConnectSocket,
+  defaultShouldReconnect,
+  type DisconnectInfo,
+  DropEvent,
+  type DropReason,
+  type Jitter,
+  type ReconnectableSocket,
+  ReconnectEvent,
+  type ReconnectOptions,
+  type ReconnectPhase,
+  ReconnectingWebSocketBase,
+} from "./reconnecting.ts";

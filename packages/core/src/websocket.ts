@@ -19,6 +19,7 @@ import { WebSocketError } from "./errors.ts";
 import { checkProtocols, webSocketUrl } from "./handshake.ts";
 import {
   CloseEvent,
+  ErrorEvent,
   type EventListenerLike,
   MessageEvent,
   type SocketCloseEvent,
@@ -315,7 +316,7 @@ class SocketOwner implements EndpointOwner {
     queueMicrotask(() => {
       this.#ended = true;
       this.#queue = undefined;
-      if (!result.wasClean) this.#ws.dispatchEvent(new WebSocketEvent("error"));
+      if (!result.wasClean) this.#ws.dispatchEvent(new ErrorEvent("error", { error: result.error }));
       this.#ws.dispatchEvent(new CloseEvent("close", { wasClean: result.wasClean, code: result.code, reason: result.reason }));
     });
   }

@@ -3,7 +3,8 @@ import { ClientConnection } from "../src/client.ts";
 import { ConnectionGroup } from "../src/connection-group.ts";
 import { Opcode } from "../src/opcode.ts";
 import type { ServerOptions } from "../src/upgrade.ts";
-import { CloseEvent } from "../src/event-target.ts";
+import { CloseEvent, ErrorEvent } from "../src/event-target.ts";
+import { WebSocketError } from "../src/errors.ts";
 import { WebSocketBase } from "../src/websocket.ts";
 import { bytes, concat } from "./helpers/chunking.ts";
 import { framesSentBy, fromPeer } from "./helpers/frames.ts";
@@ -192,6 +193,21 @@ describe.each(["pull", "push"] as const)("WebSocket (WHATWG) over an in-memory t
     const event = await within(closed(client));
     expect([event.code, event.wasClean]).toEqual([1006, false]);
     expect(log).toEqual(["error", "close:1006::false"]);
+  });
+
+  it("hands the error event the reason the connection failed: a WebSocketError caused by the server's refusal", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    const group = new ConnectionGroup({ api: "websocket", handler: () => {}, upgrade: () => new Response("go away", { status: 403 }) });
+    void group.accept(serverSide, { scheme: "ws:" });
+    const client = new WebSocketBase("ws://test.invalid/", undefined, clientSide);
+    const errors: ErrorEvent[] = [];
+    client.onerror = (event) => void errors.push(event as ErrorEvent);
+    await within(closed(client));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ErrorEvent);
+    expect(errors[0]!.error).toBeInstanceOf(WebSocketError);
+    expect((errors[0]!.error as WebSocketError).cause).toMatchObject({ status: 403 });
+    expect(errors[0]!.message).toBe((errors[0]!.error as WebSocketError).message);
   });
 
   it("discards what is sent after close() and counts it in bufferedAmount, without throwing", async () => {

@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { type ClientOptions, connectTarget, type Transport, WebSocketBase, type WebSocketOptions as CoreWebSocketOptions, WebSocketStreamBase } from "@wsstream/core";
+import {
+  type ClientOptions,
+  connectTarget,
+  ReconnectingWebSocketBase,
+  type ReconnectOptions,
+  type Transport,
+  WebSocketBase,
+  type WebSocketOptions as CoreWebSocketOptions,
+  WebSocketStreamBase,
+} from "@wsstream/core";
 import { connTransport } from "./socket.ts";
 import { sha1 } from "./sha1.ts";
 
@@ -62,6 +71,31 @@ export class WebSocket extends WebSocketBase {
     const init = isOptions(protocols) ? protocols : options;
     const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
     super(url, offered, (target, signal) => openSocket(target, init.tls, signal), { sha1, ...init });
+  }
+}
+
+/** Options of {@link ReconnectingWebSocket}: those of {@link WebSocket}, used for every connection, and the reconnect options (backoff, attempts, buffering). */
+export interface ReconnectingWebSocketOptions extends WebSocketOptions, ReconnectOptions {}
+
+/**
+ * A {@link WebSocket} that reconnects when the connection is lost (the core's
+ * `ReconnectingWebSocketBase` making each connection with this adapter's `WebSocket`): capped
+ * exponential backoff with jitter, at most `maxAttempts` attempts in a row, and what is sent
+ * while disconnected buffered (bounded) for the next connection. `close()` ends it for good.
+ *
+ * @example
+ * ```ts
+ * const ws = new ReconnectingWebSocket("ws://127.0.0.1:9001/", { initialDelay: 500, maxDelay: 10_000 });
+ * ws.onopen = () => ws.send("hello");           // each time a connection opens
+ * ws.onmessage = (event) => console.log(event.data);
+ * ws.addEventListener("reconnecting", (event) => console.log(`attempt ${event.attempt} in ${event.delay} ms`));
+ * ```
+ */
+export class ReconnectingWebSocket extends ReconnectingWebSocketBase {
+  constructor(url: string | URL, protocols?: string | readonly string[] | ReconnectingWebSocketOptions, options: ReconnectingWebSocketOptions = {}) {
+    const init = isOptions(protocols) ? protocols : options;
+    const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
+    super(url, offered, (target, offeredNow) => new WebSocket(target, offeredNow, init), init);
   }
 }
 

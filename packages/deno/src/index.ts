@@ -3,7 +3,15 @@
  *
  * @module
  */
-export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
+export {
+  openSocket,
+  ReconnectingWebSocket,
+  type ReconnectingWebSocketOptions,
+  WebSocket,
+  type WebSocketOptions,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from "./client.ts";
 export {
   connectionHandler,
   type ConnectionHandlerOf,
@@ -25,10 +33,15 @@ export {
 export {
   CloseCode,
   CloseEvent,
+  type DisconnectInfo,
+  DropEvent,
+  ErrorEvent,
   HandshakeError,
   MessageEvent,
   permessageDeflate,
   ProtocolError,
+  ReconnectEvent,
+  ReconnectingWebSocketBase,
   UsageError,
   WebSocketBase,
   WebSocketError,

@@ -1,27 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketStream } from "../src/client.ts";
+import { echoScriptArgs, root, runCleanups, startExample, track, within } from "./fixtures/helpers.ts";
 
 const MiB = 1024 * 1024;
-const root = new URL("../../../", import.meta.url);
-
-const cleanups: Array<() => unknown> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
-
-/** `promise`, or a rejection naming `what` after `ms` milliseconds. */
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+afterEach(runCleanups);
 
 function patterned(length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
@@ -35,63 +17,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The root package.json's `echo:deno` script as arguments to this Deno binary. */
-function echoScriptArgs(): string[] {
-  const manifest = JSON.parse(Deno.readTextFileSync(new URL("package.json", root))) as { scripts: Record<string, string> };
-  const [command, ...args] = manifest.scripts["echo:deno"]!.split(" ");
-  expect(command).toBe("deno");
-  return args;
-}
-
-/** Runs `pnpm echo:deno`'s command with `env`; resolves once it printed its first line. */
-async function startExample(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: echoScriptArgs(),
-    cwd: root,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let output = "";
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const readRest = (async () => {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) output += chunk.value;
-  })();
-  cleanups.push(async () => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await within(5000, "the example to exit", child.status);
-  });
-  let exited = false;
-  void child.status.then(() => (exited = true));
-  const firstLine = async (): Promise<string> => {
-    while (!output.includes("\n")) {
-      if (exited) throw new Error(`The example exited before printing a line: ${JSON.stringify(output)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return output.slice(0, output.indexOf("\n"));
-  };
-  const line = await within(20_000, "the example to print its first line", firstLine());
-  const stop = async (signal: Deno.Signal): Promise<number> => {
-    child.kill(signal);
-    const { code } = await within(10_000, "the example to exit", child.status);
-    await readRest;
-    return code;
-  };
-  return { line, stop, output: () => output };
-}
-
 describe("examples/echo-server/deno.ts", () => {
   it("prints where it listens, echoes text as text and binary as binary up to 64 MiB, and exits on SIGTERM", async () => {
     const example = await startExample({ PORT: "0" });
     const match = /^listening on ws:\/\/127\.0\.0\.1:(\d+)$/.exec(example.line);
     expect(match).not.toBeNull();
     const ws = new WebSocketStream(`ws://127.0.0.1:${match![1]}/`, { maxMessageSize: 64 * MiB });
-    cleanups.unshift(() => ws.close());
+    track(() => ws.close());
     const { readable, writable } = await within(5000, "the client to open", ws.opened);
     const reader = readable.getReader();
     const writer = writable.getWriter();
@@ -116,7 +48,7 @@ describe("examples/echo-server/deno.ts", () => {
     const match = /^listening on ws:\/\/127\.0\.0\.2:(\d+)$/.exec(example.line);
     expect(match).not.toBeNull();
     const ws = new WebSocketStream(`ws://127.0.0.2:${match![1]}/`);
-    cleanups.unshift(() => ws.close());
+    track(() => ws.close());
 
     await within(5000, "the client to open", ws.opened);
     ws.close();

@@ -8,9 +8,14 @@ describe("the package root", () => {
     expect(Object.keys(deno).sort()).toEqual([
       "CloseCode",
       "CloseEvent",
+      "DropEvent",
+      "ErrorEvent",
       "HandshakeError",
       "MessageEvent",
       "ProtocolError",
+      "ReconnectEvent",
+      "ReconnectingWebSocket",
+      "ReconnectingWebSocketBase",
       "UsageError",
       "WebSocket",
       "WebSocketBase",
@@ -33,6 +38,7 @@ describe("the package root", () => {
   it("re-exports the core's classes themselves, so instanceof works across both packages", () => {
     expect(deno.WebSocketStreamBase).toBe(core.WebSocketStreamBase);
     expect(deno.WebSocketError).toBe(core.WebSocketError);
+    expect(deno.ReconnectingWebSocketBase).toBe(core.ReconnectingWebSocketBase);
     const ws = new deno.WebSocketStream("ws://127.0.0.1:1/", { signal: AbortSignal.abort() });
     expect(ws).toBeInstanceOf(core.WebSocketStreamBase);
   });

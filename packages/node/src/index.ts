@@ -3,7 +3,15 @@
  *
  * @module
  */
-export { openSocket, WebSocket, type WebSocketOptions, WebSocketStream, type WebSocketStreamOptions } from "./client.ts";
+export {
+  openSocket,
+  ReconnectingWebSocket,
+  type ReconnectingWebSocketOptions,
+  WebSocket,
+  type WebSocketOptions,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from "./client.ts";
 export {
   type Handler,
   handleUpgrade,
@@ -19,10 +27,15 @@ export { socketToStreams, type SocketStreams, type SocketStreamsOptions, socketT
 export {
   CloseCode,
   CloseEvent,
+  type DisconnectInfo,
+  DropEvent,
+  ErrorEvent,
   HandshakeError,
   MessageEvent,
   permessageDeflate,
   ProtocolError,
+  ReconnectEvent,
+  ReconnectingWebSocketBase,
   UsageError,
   WebSocketBase,
   WebSocketError,

@@ -153,3 +153,27 @@ export function pushTransport(streams: ByteStreams): Transport {
     },
   };
 }
+
+/**
+ * {@link memoryPair} with a kill switch: `kill()` errors both directions at once, as a peer
+ * process dying does to a TCP connection (reads and writes on both ends fail).
+ */
+export function killablePair(): { client: ByteStreams; server: ByteStreams; kill(reason?: unknown): void } {
+  const controllers: TransformStreamDefaultController<Uint8Array>[] = [];
+  const pipe = () => new TransformStream<Uint8Array, Uint8Array>({ start: (controller) => void controllers.push(controller) });
+  const aToB = pipe();
+  const bToA = pipe();
+  return {
+    client: { readable: bToA.readable, writable: aToB.writable },
+    server: { readable: aToB.readable, writable: bToA.writable },
+    kill: (reason = new Error("The peer was killed")) => {
+      for (const controller of controllers) {
+        try {
+          controller.error(reason);
+        } catch {
+          // Already errored or closed.
+        }
+      }
+    },
+  };
+}
