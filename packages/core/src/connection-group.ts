@@ -13,6 +13,7 @@ import { Hub, type PubSubOptions, type PublishData } from "./pubsub.ts";
 import type { Transport, TransportLike, TransportSink } from "./transport.ts";
 import { toTransport } from "./transport.ts";
 import type { ServerOptions } from "./upgrade.ts";
+import { type ServerStats, StatsCounters } from "./stats.ts";
 import { WebSocketBase } from "./websocket.ts";
 import { WebSocketStreamBase, type WebSocketStreamOptions } from "./websocket-stream.ts";
 
@@ -132,6 +133,9 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   // Every transport not yet destroyed: in the handshake, open, or in a lingering close.
   readonly #transports = new Set<Transport>();
   #closing = false;
+  // The counts of connections already closed, and how many were accepted in all.
+  readonly #closedStats = new StatsCounters();
+  #acceptedCount = 0;
 
   /** `defaults` are the adapter's own settings; `options` win. */
   constructor(options: ServeConnectionOptions<A>, defaults: Partial<ServerOptions> = {}) {
@@ -164,6 +168,20 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
   }
 
   /**
+   * The sums over every connection accepted (bytes, frames, messages, compression; closed
+   * connections included) and the latest round-trip time measured on any of them, as a snapshot.
+   */
+  get stats(): ServerStats {
+    const totals = new StatsCounters();
+    totals.add(this.#closedStats);
+    for (const endpoint of this.#open.values()) {
+      const counters = endpoint.counters;
+      if (counters !== undefined) totals.add(counters);
+    }
+    return Object.freeze({ ...totals.snapshot(), openConnections: this.#open.size, acceptedConnections: this.#acceptedCount });
+  }
+
+  /**
    * Runs the opening handshake over `transport` and, once accepted, the handler. Resolves with
    * the open connection, or `undefined` when the upgrade was refused or failed (the refusal was
    * written) or the group is closing (the transport is destroyed).
@@ -183,6 +201,8 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
     const ws = options.api === "websocket" ? new WebSocketBase(endpoint) : new WebSocketStreamBase(endpoint, undefined, options);
     this.#open.set(ws, endpoint);
     endpoint.onEnd(() => this.#open.delete(ws));
+    this.#acceptedCount++;
+    endpoint.onEnd(() => this.#closedStats.add(endpoint.counters!));
     if (this.#closing) endpoint.close(CloseCode.GOING_AWAY, "server closing");
     const handler = options.handler as (ws: ServerWebSocket, request: Request) => void | Promise<void>;
     // A handler declared with one parameter cannot read the request: do not build it.

@@ -22,6 +22,7 @@ import {
   encodeClosePayload,
   parseClosePayload,
 } from "./close.ts";
+import { type DebugLogger, type DebugOption, debugLogger, describeFrame } from "./debug-log.ts";
 import { ProtocolError, UsageError } from "./errors.ts";
 import type { BinaryEvent, ConnectionEvent, EncodedEvent, TextEvent } from "./events.ts";
 import type { Extension } from "./extension.ts";
@@ -32,6 +33,7 @@ import { MessageAssembler } from "./message-assembler.ts";
 import { OutputQueue } from "./output-queue.ts";
 import { Opcode } from "./opcode.ts";
 import { State, stateName } from "./state.ts";
+import { StatsCounters } from "./stats.ts";
 
 /** 16 MiB: large enough for every message of the conformance suite's limits group. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -57,6 +59,11 @@ export interface ConnectionOptions {
   readonly deferClose?: boolean;
   /** RSV bits owned by negotiated extensions (RSV1 = 0b100). Default 0. */
   readonly allowedRsv?: number;
+  /**
+   * Logs every frame sent and received, one line each: `true` to `console.error`, or a function
+   * that takes each line. Off by default (see `debug-log.ts` for the format).
+   */
+  readonly debug?: DebugOption;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -101,6 +108,10 @@ export class Connection {
   #pendingClose: { readonly payload: Uint8Array; readonly code: number } | undefined;
   // Opcode of the fragmented message being sent, 0 when none.
   #sendingOpcode = 0;
+  // Frame logging; undefined when off (one check per frame).
+  readonly #log: DebugLogger | undefined;
+  /** What this connection has sent and received so far (bytes, frames, messages, compression); incremented in place, read with `stats.snapshot()`. */
+  readonly stats = new StatsCounters();
 
   constructor(role: "client" | "server", options: ConnectionOptions = {}, state: State = State.OPEN) {
     this.role = role;
@@ -118,6 +129,7 @@ export class Connection {
       maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
     });
     this.#phase = state;
+    this.#log = debugLogger(options.debug);
   }
 
   /** The current state (the WHATWG `readyState` numbering; a pending Close reply is still OPEN). */
@@ -189,7 +201,10 @@ export class Connection {
       this.receiveHandshakeData(chunk);
       return;
     }
-    if (this.#discarding || this.#phase === State.CLOSED) return;
+    if (this.#phase === State.CLOSED) return;
+    const stats = this.stats;
+    stats.bytesIn += chunk.length;
+    if (this.#discarding) return;
     const decoder = this.#decoder;
     decoder.push(chunk);
     for (;;) {
@@ -197,9 +212,14 @@ export class Connection {
       try {
         piece = decoder.next();
         if (piece === undefined) return;
+        if (piece.first) {
+          stats.framesIn++;
+          if (this.#log !== undefined) this.#log(describeFrame("in", piece.opcode, piece.fin, piece.rsv, piece.frameLength, piece.payload));
+        }
         if (piece.opcode < Opcode.CLOSE) {
           const message = this.#assembler.feed(piece);
           if (message !== undefined) this.#events.push(message);
+          if (piece.fin && piece.last) stats.messagesIn++;
         } else {
           this.#receiveControl(piece.opcode, piece.payload);
           if (this.#discarding) return;
@@ -262,16 +282,31 @@ export class Connection {
    * Queues a whole data frame already encoded by {@link encodeFrame} (unmasked, FIN set, any RSV
    * bits owned by this connection's extensions), as it is: pub/sub hands the same bytes to every
    * subscriber. Server only: a client must mask each frame with a fresh key (§5.3).
+   * `uncompressedLength` is the message's size before compression, for {@link stats}.
    */
-  sendFrameBytes(frame: Uint8Array): void {
+  sendFrameBytes(frame: Uint8Array, uncompressedLength?: number): void {
     if (this.role !== "server") throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send encoded frame bytes: a client masks each frame itself");
     const first = frame[0] ?? 0;
     const opcode = first & 0x0f;
     if ((first & 0x80) === 0 || (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) || ((frame[1] ?? 0x80) & 0x80) !== 0) {
       throw new UsageError("WS_ERR_INVALID_ARGUMENT", "Invalid encoded frame: not one unmasked, final text or binary frame");
     }
-    this.#startMessage(opcode, true, (first >> 4) & 0b111);
+    const rsv = (first >> 4) & 0b111;
+    this.#startMessage(opcode, true, rsv);
     this.#out.push(frame);
+    // Counted as #sendFrame counts: the header's length from its length field.
+    const lengthField = (frame[1] ?? 0) & 0x7f;
+    const headerLength = lengthField === 127 ? 10 : lengthField === 126 ? 4 : 2;
+    const payloadLength = frame.length - headerLength;
+    const stats = this.stats;
+    stats.framesOut++;
+    stats.bytesOut += frame.length;
+    stats.messagesOut++;
+    if (rsv !== 0) {
+      stats.compressedBytesOut += payloadLength;
+      stats.uncompressedBytesOut += uncompressedLength ?? payloadLength;
+    }
+    if (this.#log !== undefined) this.#log(describeFrame("out", opcode, true, rsv, payloadLength, frame.subarray(headerLength)));
   }
 
   /**
@@ -316,6 +351,10 @@ export class Connection {
       const encoded = await extension.encode(result.data, opcode);
       result = { data: encoded.data, rsv: result.rsv | encoded.rsv };
     }
+    if (result.rsv !== 0) {
+      this.stats.uncompressedBytesOut += data.length;
+      this.stats.compressedBytesOut += result.data.length;
+    }
     return result;
   }
 
@@ -330,6 +369,8 @@ export class Connection {
       const extension = this.#extensions[i]!;
       if ((event.rsv & extension.rsv) !== 0) data = await extension.decode(data, event.rsv, this.#maxMessageSize);
     }
+    this.stats.compressedBytesIn += event.data.length;
+    this.stats.decompressedBytesIn += data.length;
     if (event.messageType === "binary") return { type: "binary", data };
     try {
       return { type: "text", data: strictDecoder.decode(data) };
@@ -555,6 +596,11 @@ export class Connection {
     const masked = this.role === "client";
     const length = payload.length;
     const headerLength = frameHeaderLength(length, masked);
+    const stats = this.stats;
+    stats.framesOut++;
+    stats.bytesOut += headerLength + length;
+    if (fin && opcode < Opcode.CLOSE) stats.messagesOut++;
+    if (this.#log !== undefined) this.#log(describeFrame("out", opcode, fin, rsv, length, payload));
     if (length <= COPY_THRESHOLD) {
       const { slab, offset } = this.#out.reserve(headerLength + length);
       const at = writeFrameHeader(slab, offset, fin, rsv, opcode, length, masked);
@@ -593,6 +639,11 @@ export class Connection {
     const textStart = offset + room;
     const { written } = encoder.encodeInto(data, slab.subarray(textStart, textStart + data.length * 3));
     const headerLength = frameHeaderLength(written, masked);
+    const stats = this.stats;
+    stats.framesOut++;
+    stats.bytesOut += headerLength + written;
+    if (fin) stats.messagesOut++;
+    if (this.#log !== undefined) this.#log(describeFrame("out", Opcode.TEXT, fin, 0, written, data));
     if (headerLength < room) slab.copyWithin(offset + headerLength, textStart, textStart + written);
     const at = writeFrameHeader(slab, offset, fin, 0, Opcode.TEXT, written, masked);
     if (masked) {

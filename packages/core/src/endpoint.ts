@@ -17,6 +17,7 @@
 import { ClientConnection, type ClientConnectionOptions } from "./client.ts";
 import { CloseCode, encodeClosePayload } from "./close.ts";
 import type { Connection, ConnectionOptions } from "./connection.ts";
+import { connectionLogger, type DebugLogger, debugLogger } from "./debug-log.ts";
 import { ProtocolError, UsageError, WebSocketError } from "./errors.ts";
 import type { ConnectionEvent, EncodedEvent } from "./events.ts";
 import { formatExtensionHeader } from "./extension-header.ts";
@@ -25,8 +26,10 @@ import type { HttpHeadLimits } from "./http-head.ts";
 import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import type { Hub } from "./pubsub.ts";
+import { PingTracker } from "./ping.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
+import { type ConnectionStats, StatsCounters } from "./stats.ts";
 import { type Clock, defaultClock, defaultSchedule, toTransport, type Transport, type TransportLike, type TransportSink } from "./transport.ts";
 import { decideUpgrade, lazyWebRequest, requestUrl, type ServerOptions } from "./upgrade.ts";
 
@@ -152,8 +155,14 @@ export class Endpoint {
   #closeTimer: unknown;
   #handshakeTimer: unknown;
   #endListeners: (() => void)[] | undefined;
+  // Pings sent and awaiting their Pong; made with the first Ping.
+  #pings: PingTracker | undefined;
+  // Debug logging (the `debug` option), prefixed with this connection's role and number.
+  readonly #log: DebugLogger | undefined;
 
-  private constructor(options: EndpointOptions) {
+  private constructor(options: EndpointOptions, role: "client" | "server") {
+    const log = debugLogger(options.debug);
+    this.#log = log === undefined ? undefined : connectionLogger(log, role);
     this.#clock = options.clock ?? defaultClock;
     this.#schedule = options.schedule ?? defaultSchedule;
     this.#closeTimeout = options.closeTimeout ?? 10_000;
@@ -168,9 +177,10 @@ export class Endpoint {
    * `UsageError`/`HandshakeError` synchronously only through `owner.closed` (never at the call).
    */
   static connect(url: string | URL, transport: TransportSource, options: ClientEndpointOptions, owner: EndpointOwner): Endpoint {
-    const endpoint = new Endpoint(options);
+    const endpoint = new Endpoint(options, "client");
     endpoint.url = String(url);
     endpoint.#owner = owner;
+    endpoint.#log?.(`connecting to ${endpoint.url}`);
     // Started after the caller's constructor returns: no owner callback runs inside it.
     queueMicrotask(() => void endpoint.#runClient(url, transport, options));
     return endpoint;
@@ -184,7 +194,7 @@ export class Endpoint {
    * read. Call {@link start} once an owner is attached.
    */
   static async accept(transport: TransportLike, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
-    return new Endpoint(options).#runServer(toTransport(transport), options);
+    return new Endpoint(options, "server").#runServer(toTransport(transport), options);
   }
 
   /** The current phase. */
@@ -288,14 +298,14 @@ export class Endpoint {
     const conn = this.#conn!;
     if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
     if (this.#encoding === undefined && frame instanceof Uint8Array) {
-      conn.sendFrameBytes(frame);
+      conn.sendFrameBytes(frame, size);
       this.#queued();
       return;
     }
     this.#afterEncoding(size, async () => {
       const bytes = await frame;
       if (!this.canSend) return;
-      conn.sendFrameBytes(bytes);
+      conn.sendFrameBytes(bytes, size);
       this.#flush();
     });
   }
@@ -318,11 +328,25 @@ export class Endpoint {
     return this.#conn!.encodeShared(data, binary ? "binary" : "text");
   }
 
-  /** Sends a Ping with up to 125 bytes. Throws `UsageError` when not open or too long. */
-  ping(data?: Uint8Array): void {
-    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a ping: the connection is not open");
-    this.#conn!.sendPing(data);
-    this.#queued();
+  /**
+   * Sends a Ping with a payload of its own (a counter) and resolves with the round-trip time in
+   * milliseconds (on the endpoint's clock) once the Pong that echoes it arrives. If the
+   * connection ends first, the promise rejects with a {@link WebSocketError}; a promise nobody
+   * awaits is not reported as an unhandled rejection. Throws `UsageError`
+   * (`WS_ERR_INVALID_STATE`) at the call when the connection is not open.
+   */
+  ping(): Promise<number> {
+    return this.#sendPing(true);
+  }
+
+  /** What this connection sent and received so far; zeros before the handshake. */
+  get stats(): ConnectionStats {
+    return (this.#conn?.stats ?? NO_STATS).snapshot();
+  }
+
+  /** @internal The live counters (for a server's totals), `undefined` before the handshake. */
+  get counters(): StatsCounters | undefined {
+    return this.#conn?.stats;
   }
 
   /**
@@ -398,6 +422,7 @@ export class Endpoint {
 
   #enter(next: Phase): void {
     checkTransition(this.#phase, next);
+    this.#log?.(`state ${this.#phase} -> ${next}`);
     this.#phase = next;
   }
 
@@ -416,7 +441,7 @@ export class Endpoint {
       signal?.addEventListener("abort", onAbort, { once: true });
       // As on the server side, the Close that answers the peer (or fails the connection) waits
       // until the messages before it were delivered, so the application can answer them first.
-      const conn = await ClientConnection.create(url, { ...options, deferClose: true });
+      const conn = await ClientConnection.create(url, { ...options, deferClose: true, debug: this.#log });
       this.url = conn.request.url.href;
       this.#conn = conn;
       const transport = await abortable(
@@ -439,7 +464,8 @@ export class Endpoint {
 
   async #runServer(transport: Transport, options: ServerOptions): Promise<{ endpoint: Endpoint; request: Request } | undefined> {
     // A group hands over options with deferClose already set, made once for all its connections.
-    const conn = new ServerConnection(options.deferClose === true ? options : { ...options, deferClose: true });
+    this.#log?.("accepting a connection");
+    const conn = new ServerConnection(this.#log !== undefined ? { ...options, deferClose: true, debug: this.#log } : options.deferClose === true ? options : { ...options, deferClose: true });
     this.#conn = conn;
     this.#transport = transport;
     this.#handshakeTimer = this.#clock.setTimeout(() => this.#failHandshake(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE })), this.#handshakeTimeout);
@@ -512,6 +538,7 @@ export class Endpoint {
     );
     this.#localFailure = reason;
     this.#enter("failed");
+    this.#log?.(`handshake failed: ${reason.message}`);
     this.#conn?.receiveEof();
     if (drop) this.#dropTransport();
     else this.#armCloseTimer();
@@ -663,10 +690,12 @@ export class Endpoint {
       case "binary":
         this.#owner?.onMessage(event.data);
         break;
-      case "pong":
-        this.#keepalive?.pong(event.data);
+      case "pong": {
+        const answered = this.#pings?.pong(event.data) ?? 0;
+        if (answered !== 0) this.#keepalive?.answered(answered);
         this.#owner?.onPong?.(event.data);
         break;
+      }
       case "open":
         this.protocol = event.protocol;
         this.extensions = formatExtensionHeader(event.extensions);
@@ -841,14 +870,31 @@ export class Endpoint {
     if (options === undefined) return;
     this.#keepalive = new Keepalive(this.#clock, options, {
       isOpen: () => this.#phase === "open",
-      ping: (payload) => {
-        this.ping(payload);
+      ping: () => {
+        const id = this.#sendPing(false);
         this.#flush();
+        return id;
       },
       timedOut: () => {
         this.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout", new WebSocketError("Keepalive timeout: no pong received", { closeCode: CloseCode.INTERNAL_ERROR }));
       },
     });
+  }
+
+  // A Ping with the tracker's next payload: the promise of its round-trip time, or (for the
+  // keepalive) its id.
+  #sendPing(settle: true): Promise<number>;
+  #sendPing(settle: false): number;
+  #sendPing(settle: boolean): Promise<number> | number {
+    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a ping: the connection is not open");
+    const conn = this.#conn!;
+    const pings = (this.#pings ??= new PingTracker(this.#clock, conn.stats));
+    const { id, payload } = pings.nextPayload();
+    conn.sendPing(payload);
+    this.#queued();
+    if (settle) return pings.sent(id, true);
+    pings.sent(id, false);
+    return id;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -870,12 +916,15 @@ export class Endpoint {
     const received = conn.closeReceived;
     const clean = received !== undefined && conn.error === undefined && this.#localFailure === undefined;
     this.#enter(clean ? "closed" : "failed");
-    this.#owner?.onClose({
+    const result: CloseResult = {
       wasClean: clean,
       code: received?.code ?? CloseCode.ABNORMAL_CLOSURE,
       reason: received?.reason ?? "",
       error: clean ? undefined : this.#closeError(cause),
-    });
+    };
+    this.#log?.(`closed code=${result.code} reason=${JSON.stringify(result.reason)} clean=${clean}${result.error === undefined ? "" : ` error=${JSON.stringify(result.error.message)}`}`);
+    this.#pings?.abort(new WebSocketError(`Ping not answered: the connection closed (${result.code})`, { closeCode: result.code, reason: result.reason, cause: result.error }));
+    this.#owner?.onClose(result);
     this.#ended();
   }
 
@@ -926,6 +975,7 @@ class EndpointSink implements TransportSink {
 }
 
 const encoder = new TextEncoder();
+const NO_STATS = new StatsCounters();
 
 // Checks a close code and reason the way the sans-I/O connection will, so that misuse throws at
 // the call and changes nothing.

@@ -178,3 +178,5 @@ export {
   type ReconnectPhase,
   ReconnectingWebSocketBase,
 } from "./reconnecting.ts";
+export { type ConnectionStats, type ServerStats, type StatsCounters } from "./stats.ts";
+export { type DebugLogger, type DebugOption } from "./debug-log.ts";

@@ -1,7 +1,8 @@
 /**
  * Keepalive for a connection layer: a Ping every `interval` ms while open; a Pong that does not
- * come within `timeout` ms fails the connection (1011). The Ping payload is a counter, and the
- * Pong that echoes it gives the round-trip time (`lastRtt`).
+ * come within `timeout` ms fails the connection (1011). The Pings are sent through the
+ * connection's {@link PingTracker} (`ping.ts`), so each carries a distinct payload and the Pong
+ * that echoes it gives the round-trip time, reported in the connection's `stats.lastRtt`.
  *
  * @module
  */
@@ -17,8 +18,8 @@ export interface KeepaliveOptions {
 export interface KeepaliveTarget {
   /** True while pings may be sent. */
   isOpen(): boolean;
-  /** Sends a Ping with this payload now. */
-  ping(payload: Uint8Array): void;
+  /** Sends a Ping now and returns its id (see {@link Keepalive.answered}). */
+  ping(): number;
   /** No Pong came in time. */
   timedOut(): void;
 }
@@ -30,9 +31,8 @@ export class Keepalive {
   readonly #target: KeepaliveTarget;
   #tickTimer: unknown;
   #pongTimer: unknown;
-  #counter = 0;
-  #sentAt = 0;
-  #lastRtt: number | undefined;
+  // The id of the Ping awaiting its Pong, 0 when none.
+  #waitingFor = 0;
 
   constructor(clock: Clock, options: KeepaliveOptions, target: KeepaliveTarget) {
     this.#clock = clock;
@@ -41,19 +41,15 @@ export class Keepalive {
     this.#tickTimer = clock.setTimeout(this.#tick, options.interval);
   }
 
-  /** Milliseconds between the last answered keepalive Ping and its Pong. */
-  get lastRtt(): number | undefined {
-    return this.#lastRtt;
-  }
-
-  /** A Pong arrived: the one answering our Ping stops the timeout and measures the round trip. */
-  pong(data: Uint8Array): void {
-    if (this.#pongTimer === undefined || data.length !== 4) return;
-    const echoed = new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
-    if (echoed !== this.#counter) return;
+  /**
+   * The Ping `id`, and every Ping sent before it, was answered (the tracker matched a Pong):
+   * the one this keepalive waits for stops the timeout.
+   */
+  answered(id: number): void {
+    if (this.#waitingFor === 0 || id < this.#waitingFor) return;
+    this.#waitingFor = 0;
     this.#clock.clearTimeout(this.#pongTimer);
     this.#pongTimer = undefined;
-    this.#lastRtt = (this.#clock.now?.() ?? 0) - this.#sentAt;
   }
 
   /** Stops every timer. */
@@ -66,12 +62,10 @@ export class Keepalive {
   readonly #tick = (): void => {
     if (!this.#target.isOpen()) return;
     if (this.#pongTimer === undefined) {
-      const payload = new Uint8Array(4);
-      new DataView(payload.buffer).setUint32(0, ++this.#counter);
-      this.#sentAt = this.#clock.now?.() ?? 0;
-      this.#target.ping(payload);
+      this.#waitingFor = this.#target.ping();
       this.#pongTimer = this.#clock.setTimeout(() => {
         this.#pongTimer = undefined;
+        this.#waitingFor = 0;
         this.#target.timedOut();
       }, this.#options.timeout);
     }

@@ -23,6 +23,7 @@ import { hubOf, type PubSubOptions, type PublishData, type PublishOptions } from
 import type { TransportLike } from "./transport.ts";
 import type { ServerOptions } from "./upgrade.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
+import type { ConnectionStats } from "./stats.ts";
 
 /** Options of a `WebSocketStream`, either role. */
 export interface WebSocketStreamOptions extends EndpointOptions {
@@ -139,6 +140,25 @@ export class WebSocketStreamBase {
    */
   publish(topic: string, data: PublishData, options?: PublishOptions): number {
     return hubOf(this.#endpoint, "publish").publish(topic, data, options?.includeSelf === true ? undefined : this.#endpoint);
+  }
+
+  /**
+   * Sends a Ping and resolves with the round-trip time in milliseconds once its Pong arrives
+   * (each Ping carries a payload of its own; other Pongs are ignored). Not in the WHATWG
+   * interface. Throws a `UsageError` (`WS_ERR_INVALID_STATE`) at the call unless the connection
+   * is open; if it closes before the Pong, the promise rejects with a `WebSocketError` (a
+   * promise nobody awaits is not an unhandled rejection).
+   */
+  ping(): Promise<number> {
+    return this.#endpoint.ping();
+  }
+
+  /**
+   * What this connection sent and received so far (bytes and frames on the wire, messages,
+   * compression, the last round-trip time), as a snapshot. Not in the WHATWG interface.
+   */
+  get stats(): ConnectionStats {
+    return this.#endpoint.stats;
   }
 
   /**

@@ -15,7 +15,7 @@ import {
   type OpenInfo,
   type TransportSource,
 } from "./endpoint.ts";
-import { WebSocketError } from "./errors.ts";
+import { UsageError, WebSocketError } from "./errors.ts";
 import { checkProtocols, webSocketUrl } from "./handshake.ts";
 import {
   CloseEvent,
@@ -30,6 +30,7 @@ import {
 } from "./event-target.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
 import { hubOf, type PubSubOptions, type PublishData, type PublishOptions } from "./pubsub.ts";
+import type { ConnectionStats } from "./stats.ts";
 
 /** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
 export interface WebSocketOptions extends Omit<ClientEndpointOptions, "protocols"> {}
@@ -203,6 +204,26 @@ export class WebSocketBase extends WebSocketEventTarget {
   close(code?: number, reason?: string): void {
     checkCloseArguments(code, reason ?? "", "whatwg");
     this.#owner.close(code, reason ?? "");
+  }
+
+  /**
+   * Sends a Ping and resolves with the round-trip time in milliseconds once its Pong arrives
+   * (each Ping carries a payload of its own; other Pongs are ignored). Not in the WHATWG
+   * interface. Throws a `UsageError` (`WS_ERR_INVALID_STATE`) at the call unless `readyState`
+   * is `OPEN`; if the connection closes before the Pong, the promise rejects with a
+   * `WebSocketError` (a promise nobody awaits is not an unhandled rejection).
+   */
+  ping(): Promise<number> {
+    if (this.readyState !== OPEN) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send a ping: the connection is not open");
+    return this.#endpoint.ping();
+  }
+
+  /**
+   * What this connection sent and received so far (bytes and frames on the wire, messages,
+   * compression, the last round-trip time), as a snapshot. Not in the WHATWG interface.
+   */
+  get stats(): ConnectionStats {
+    return this.#endpoint.stats;
   }
 
   get onopen(): Handler<SocketEvent> {
