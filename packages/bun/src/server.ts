@@ -15,6 +15,7 @@ import {
   type ServerConnections,
 } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
+import { envDebug } from "./debug.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
@@ -79,6 +80,9 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
     port: listener.port,
     hostname,
     connections: group.connections,
+    get stats() {
+      return group.stats;
+    },
     publish: (topic, data) => group.publish(topic, data),
     subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: async () => {
@@ -96,7 +100,7 @@ class Connections {
   readonly #transports = new Set<SocketTransport>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
-    this.group = new ConnectionGroup(options, { sha1 });
+    this.group = new ConnectionGroup(options, { sha1, debug: envDebug() });
     this.#scheme = scheme;
   }
 

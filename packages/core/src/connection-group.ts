@@ -72,6 +72,12 @@ export interface ServerConnections<A extends ServerApi = "stream"> {
   /** How many connections are subscribed to `topic`. */
   subscriberCount(topic: string): number;
   /**
+   * What the connections sent and received, summed over every connection accepted (closed ones
+   * included): bytes and frames on the wire, messages, compression, the latest round-trip time,
+   * and how many connections are open and were accepted. A snapshot.
+   */
+  readonly stats: ServerStats;
+  /**
    * Stops accepting, closes every connection with 1001 (messages already written are sent
    * first) and resolves once all are closed (each bounded by `closeTimeout`), with how many
    * closed cleanly.

@@ -19,6 +19,7 @@ import {
   type ServerSocketFor,
 } from "@wsstream/core";
 import { connTransport } from "./socket.ts";
+import { envDebug } from "./debug.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
@@ -68,7 +69,7 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   const listener: Deno.Listener = options.tls === undefined
     ? Deno.listen({ hostname, port })
     : Deno.listenTls({ hostname, port, ...options.tls, alpnProtocols: ["http/1.1"] });
-  const group = new ConnectionGroup(options, { sha1 });
+  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
   const state = { stopped: false };
   const accepting = acceptLoop(listener, group, state);
   const address = listener.addr as Deno.NetAddr;
@@ -84,6 +85,9 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
     port: address.port,
     hostname,
     connections: group.connections,
+    get stats() {
+      return group.stats;
+    },
     publish: (topic, data) => group.publish(topic, data),
     subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: () => (closing ??= close()),
@@ -130,7 +134,7 @@ export interface UpgradeOptions<A extends ServerApi = "stream"> extends ServeCon
  * ```
  */
 export function handleConnection<A extends ServerApi = "stream">(conn: Deno.Conn, options: UpgradeOptions<A>): Promise<ServerSocketFor<A> | undefined> {
-  return serveConnection(new ConnectionGroup(options, { sha1 }), conn);
+  return serveConnection(new ConnectionGroup(options, { sha1, debug: envDebug() }), conn);
 }
 
 /**
@@ -154,10 +158,13 @@ export interface ConnectionHandlerOf<A extends ServerApi = "stream"> extends Ser
  * ```
  */
 export function connectionHandler<A extends ServerApi = "stream">(options: UpgradeOptions<A>): ConnectionHandlerOf<A> {
-  const group = new ConnectionGroup(options, { sha1 });
+  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
   return {
     handleConnection: (conn) => serveConnection(group, conn),
     connections: group.connections,
+    get stats() {
+      return group.stats;
+    },
     publish: (topic, data) => group.publish(topic, data),
     subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: () => group.closeAll(),

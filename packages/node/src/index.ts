@@ -44,5 +44,9 @@ export {
   WebSocketStreamBase,
   type WebSocketCloseInfo,
   type WebSocketStreamOpen,
+  type ConnectionStats,
+  type ServerStats,
+  type DebugLogger,
+  type DebugOption,
 } from "@wsstream/core";
 export { deflate, zlibBackend, type ZlibOptions } from "@wsstream/zlib";

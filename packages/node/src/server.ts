@@ -20,6 +20,7 @@ import {
   type ServerWebSocket,
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
+import { envDebug } from "./debug.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection as a `WebSocketStream`; a throw or rejection closes it with 1011. */
@@ -63,7 +64,7 @@ export interface Server<A extends ServerApi = "stream"> extends ServerConnection
  * ```
  */
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
-  const group = new ConnectionGroup(options, { sha1 });
+  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
     ? createTcpServer({ noDelay: true })
@@ -93,6 +94,9 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
     port,
     hostname,
     connections: group.connections,
+    get stats() {
+      return group.stats;
+    },
     publish: (topic, data) => group.publish(topic, data),
     subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: async () => {
@@ -127,7 +131,7 @@ export function handleUpgrade<A extends ServerApi = "stream">(
   head: Uint8Array,
   options: UpgradeOptions<A>,
 ): Promise<ServerSocketFor<A> | undefined> {
-  return upgrade(new ConnectionGroup(options, { sha1 }), request, socket, head);
+  return upgrade(new ConnectionGroup(options, { sha1, debug: envDebug() }), request, socket, head);
 }
 
 /**
@@ -152,10 +156,13 @@ export interface UpgradeHandler<A extends ServerApi = "stream"> extends ServerCo
  * ```
  */
 export function upgradeHandler<A extends ServerApi = "stream">(options: UpgradeOptions<A>): UpgradeHandler<A> {
-  const group = new ConnectionGroup(options, { sha1 });
+  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
   return {
     handleUpgrade: (request, socket, head) => upgrade(group, request, socket, head),
     connections: group.connections,
+    get stats() {
+      return group.stats;
+    },
     publish: (topic, data) => group.publish(topic, data),
     subscriberCount: (topic) => group.hub.subscriberCount(topic),
     close: () => group.closeAll(),
