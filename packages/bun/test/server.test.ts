@@ -364,9 +364,9 @@ describe("Server.stats and ping() over real sockets", () => {
   it("sums every connection, closed ones included, counts the open ones, and takes the round-trip time of ping()", async () => {
     const rtts: number[] = [];
     const server = await start({
-      handler: async (ws) => {
+      handler: async (ws, request) => {
         rtts.push(await ws.ping());
-        await echo(ws);
+        await echo(ws, request);
       },
     });
     const url = `ws://127.0.0.1:${server.port}/`;
