@@ -205,3 +205,34 @@ describe("a server's stats", () => {
     expect(new WebSocketStreamBase("ws://test.invalid/", new TestTransport()).stats.bytesOut).toBe(0);
   });
 });
+
+describe.each(apis)("a published message in a server end's stats and debug log (%s)", (api) => {
+  it("counts the frame pub/sub framed once like any other, before and after compression", async () => {
+    const lines: string[] = [];
+    const side = await openSide("server", api, { extensions: [deflate()], peerExtensions: [deflate()], debug: (line) => lines.push(line) });
+    side.ws.subscribe("news");
+    const big = "abc".repeat(400);
+    expect(side.group!.publish("news", "hi")).toBe(1);
+    expect(side.group!.publish("news", big)).toBe(1);
+    const events: string[] = [];
+    await until(() => {
+      for (const event of side.toPeer()) events.push(event.type);
+      return events.length === 2;
+    }, 2000, "the published messages");
+    expect(events).toEqual(["text", "encoded"]);
+    const wire = frameBytes("server", side.wrote);
+    expect(side.ws.stats).toMatchObject({
+      bytesOut: total(side.wrote),
+      framesOut: 2,
+      messagesOut: 2,
+      uncompressedBytesOut: big.length,
+      compressedBytesOut: wire.rsvPayload,
+    });
+    expect(wire.bytes).toBe(total(side.wrote));
+    expect(lines.filter((line) => / out /.test(line)).map((line) => line.replace(/^wsstream server#\d+ /, ""))).toEqual([
+      'out TEXT fin=1 rsv=000 len=2 "hi"',
+      `out TEXT fin=1 rsv=100 len=${wire.rsvPayload}`,
+    ]);
+    await closeExchange(side);
+  });
+});
