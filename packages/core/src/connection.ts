@@ -44,8 +44,23 @@ export const DEFAULT_MAX_FRAGMENTS = 131_072;
 export interface ConnectionOptions {
   /** Largest message accepted, in bytes; beyond it the connection fails with 1009. Default 16 MiB. */
   readonly maxMessageSize?: number;
-  /** Largest single frame accepted, in bytes (1009 beyond). Default: `maxMessageSize`. */
+  /**
+   * Largest single frame accepted, in bytes (1009 beyond). Default: `maxMessageSize`, or with
+   * `streamMessages` the larger of it and `maxStreamedMessageSize` (a streamed frame is not
+   * buffered).
+   */
   readonly maxFrameSize?: number;
+  /**
+   * Receive messages as streams: each data-frame piece comes out as a `message-chunk` event as
+   * it arrives (text checked as UTF-8 on the way, fail-fast), never buffered whole. A message
+   * compressed by an extension is still assembled whole (under `maxMessageSize`). Default false.
+   */
+  readonly streamMessages?: boolean;
+  /**
+   * Largest message received as a stream, in bytes (1009 beyond); `maxMessageSize` and
+   * `maxFragments` do not apply to it. Default: no limit (`Infinity`).
+   */
+  readonly maxStreamedMessageSize?: number;
   /** Most frames one message may span (1009 beyond). Default 131072. */
   readonly maxFragments?: number;
   /** Answer every Ping with a Pong (§5.5.2). Default true. */
@@ -119,14 +134,19 @@ export class Connection {
     this.#maxMessageSize = maxMessageSize;
     this.#autoPong = options.autoPong ?? true;
     this.#deferClose = options.deferClose ?? false;
+    const streaming = options.streamMessages ?? false;
+    const maxStreamedMessageSize = options.maxStreamedMessageSize ?? Number.POSITIVE_INFINITY;
+    const largest = streaming ? Math.max(maxMessageSize, maxStreamedMessageSize) : maxMessageSize;
     this.#decoder = new FrameDecoder({
       role,
-      maxFrameSize: Math.min(options.maxFrameSize ?? maxMessageSize, maxMessageSize),
+      maxFrameSize: Math.min(options.maxFrameSize ?? largest, largest),
       allowedRsv: options.allowedRsv ?? 0,
     });
     this.#assembler = new MessageAssembler({
       maxMessageSize,
       maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+      streaming,
+      maxStreamedMessageSize,
     });
     this.#phase = state;
     this.#log = debugLogger(options.debug);

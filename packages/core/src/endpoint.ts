@@ -19,7 +19,7 @@ import { CloseCode, encodeClosePayload } from "./close.ts";
 import type { Connection, ConnectionOptions } from "./connection.ts";
 import { connectionLogger, type DebugLogger, debugLogger } from "./debug-log.ts";
 import { ProtocolError, UsageError, WebSocketError } from "./errors.ts";
-import type { ConnectionEvent, EncodedEvent } from "./events.ts";
+import type { ConnectionEvent, EncodedEvent, MessageChunkEvent } from "./events.ts";
 import { formatExtensionHeader } from "./extension-header.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import type { HttpHeadLimits } from "./http-head.ts";
@@ -27,6 +27,7 @@ import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import type { Hub } from "./pubsub.ts";
 import { PingTracker } from "./ping.ts";
+import { IncomingMessage, type MessageSource, type MessageStream, readSource, type SourceReader } from "./message-stream.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 import { type ConnectionStats, StatsCounters } from "./stats.ts";
@@ -47,6 +48,11 @@ export interface EndpointOptions extends ConnectionOptions, HttpHeadLimits {
   readonly keepalive?: KeepaliveOptions;
   /** Bytes queued for the transport and not yet accepted before writers wait and the transport is no longer read. Default 1 MiB. */
   readonly writableHighWaterMark?: number;
+  /**
+   * With `streamMessages`: bytes a received {@link MessageStream} queues before the transport is
+   * no longer read (the rest of the chunk being read may go over it). Default 64 KiB.
+   */
+  readonly messageStreamHighWaterMark?: number;
 }
 
 /** How a connection ended, handed to {@link EndpointOwner.closed}. */
@@ -73,6 +79,11 @@ export interface EndpointOwner {
   onOpen(info: OpenInfo): void;
   /** A message: `string` for text, `Uint8Array` for binary. */
   onMessage(data: string | Uint8Array): void;
+  /**
+   * With `streamMessages`: a message as a stream, as soon as its first piece arrived (instead of
+   * {@link onMessage}). An owner without it has every streamed message cancelled.
+   */
+  onMessageStream?(message: MessageStream): void;
   /**
    * The peer's Close arrived, or the connection failed (`error`, when the peer broke the
    * protocol): deliver what is queued, then call {@link Endpoint.drained}.
@@ -123,6 +134,12 @@ export class Endpoint {
   readonly #keepaliveOptions: KeepaliveOptions | undefined;
   #keepalive: Keepalive | undefined;
   readonly #writableHighWaterMark: number;
+  readonly #streamMessages: boolean;
+  readonly #messageStreamHighWaterMark: number;
+  // The message being received as a stream, until its last piece; and how many delivered
+  // message streams are over their high-water mark (reading stops while any is).
+  #incoming: { readonly message: IncomingMessage; full: boolean } | undefined;
+  #fullStreams = 0;
   #phase: Phase = "connecting";
   #owner: EndpointOwner | undefined;
   #conn: Connection | undefined;
@@ -169,6 +186,8 @@ export class Endpoint {
     this.#handshakeTimeout = options.handshakeTimeout ?? 10_000;
     this.#keepaliveOptions = options.keepalive;
     this.#writableHighWaterMark = options.writableHighWaterMark ?? MiB;
+    this.#streamMessages = options.streamMessages ?? false;
+    this.#messageStreamHighWaterMark = options.messageStreamHighWaterMark ?? 64 * 1024;
   }
 
   /**
@@ -279,7 +298,7 @@ export class Endpoint {
   send(data: string | Uint8Array, binary: boolean): void {
     const conn = this.#conn!;
     if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
-    if (conn.extensions.length > 0) {
+    if (conn.extensions.length > 0 || this.#encoding !== undefined) {
       this.#sendEncoded(data, binary);
       return;
     }
@@ -350,6 +369,36 @@ export class Endpoint {
   }
 
   /**
+   * Sends `source` as one fragmented message (RFC 6455 §5.4): each non-empty chunk is one frame
+   * as it comes, then an empty frame with FIN. `type` `"text"` or `"binary"`; when omitted the
+   * first chunk decides (a string: text; bytes: binary; no chunk: an empty binary message).
+   * Strings are sent as UTF-8, bytes as they are (in a text message, taken as UTF-8), not copied
+   * on a server: do not modify a chunk once yielded. Never compressed (RFC 7692 §6 allows
+   * uncompressed messages). Other messages sent meanwhile wait behind it (counted in
+   * {@link backlog}); control frames do not. The source is read only while
+   * {@link bufferedAmount} is below the write high-water mark.
+   *
+   * Resolves once the last frame is queued and the buffer is below the high-water mark. Rejects
+   * with a {@link WebSocketError} when the connection closes first (the source is cancelled),
+   * and when the source fails or yields something other than a string or bytes: before the first
+   * frame the connection is untouched (the error is the `cause`), after it the connection fails
+   * with 1011 (a fragmented message cannot be abandoned). Throws `UsageError` when the
+   * connection cannot send, `TypeError` when the stream is locked.
+   */
+  sendStream(source: MessageSource, type?: "text" | "binary"): Promise<void> {
+    if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
+    const reader = readSource(source);
+    const previous = this.#encoding ?? Promise.resolve();
+    const result = previous.then(() => this.#streamOut(reader, type));
+    const next = result.then(noop, noop);
+    this.#encoding = next;
+    void next.then(() => {
+      if (this.#encoding === next) this.#encoding = undefined;
+    });
+    return result;
+  }
+
+  /**
    * Starts the closing handshake with `code` (none when omitted) and `reason`, after every
    * message already sent (and still being encoded). The caller validated both (an invalid pair
    * throws here, before anything changes). During the handshake it aborts it; once closing it
@@ -384,6 +433,7 @@ export class Endpoint {
       return;
     }
     this.#localFailure ??= error;
+    this.#abortIncoming(error);
     const conn = this.#conn!;
     conn.failConnection(code, reason);
     this.#enter("closing");
@@ -632,7 +682,7 @@ export class Endpoint {
   // regardless once this end is closing: the input is discarded, and the close timer bounds it.
   #mustStopReading(): boolean {
     const closing = this.#phase === "closing" || this.#phase === "close-sent" || isTerminal(this.#phase);
-    return !closing && (this.#paused || this.full);
+    return !closing && (this.#paused || this.#fullStreams > 0 || this.full);
   }
 
   #wakeReader(): void {
@@ -676,7 +726,7 @@ export class Endpoint {
     if (conn.error !== undefined || isTerminal(this.#phase)) return;
     try {
       const message = await conn.decode(event);
-      if (conn.error === undefined && !isTerminal(this.#phase)) this.#owner?.onMessage(message.data);
+      if (conn.error === undefined && !isTerminal(this.#phase)) this.#deliver(message.data);
     } catch (error) {
       conn.fail(error instanceof ProtocolError ? error : new ProtocolError("WS_ERR_EXTENSION", CloseCode.INTERNAL_ERROR, String(error)));
       for (const follow of conn.events()) this.#handleEvent(follow);
@@ -689,6 +739,9 @@ export class Endpoint {
       case "text":
       case "binary":
         this.#owner?.onMessage(event.data);
+        break;
+      case "message-chunk":
+        this.#onMessageChunk(event);
         break;
       case "pong": {
         const answered = this.#pings?.pong(event.data) ?? 0;
@@ -720,6 +773,10 @@ export class Endpoint {
     this.#armCloseTimer();
     const conn = this.#conn!;
     const error = conn.error === undefined ? undefined : new WebSocketError(conn.error.message, { closeCode: conn.error.closeCode, cause: conn.error });
+    if (this.#incoming !== undefined) {
+      const close = conn.closeReceived;
+      this.#abortIncoming(error ?? new WebSocketError("The connection closed before the end of the message", { closeCode: close?.code, reason: close?.reason }));
+    }
     if (this.#phase === "open" && conn.closePending) {
       this.#enter("reply-pending");
       this.#owner?.onClosing(error);
@@ -729,8 +786,108 @@ export class Endpoint {
     }
   }
 
+  // A decoded (whole) message: as it is, or with `streamMessages` as a stream of one chunk.
+  #deliver(data: string | Uint8Array): void {
+    if (!this.#streamMessages) {
+      this.#owner?.onMessage(data);
+      return;
+    }
+    const text = typeof data === "string";
+    this.#onMessageChunk({ type: "message-chunk", messageType: text ? "text" : "binary", data: text ? encoder.encode(data) : data, first: true, last: true });
+  }
+
+  // A piece of a streamed message: a new MessageStream on the first, pushed into it, ended on the
+  // last. A stream over its high-water mark stops reading until it is pulled or cancelled.
+  #onMessageChunk(event: MessageChunkEvent): void {
+    let incoming = this.#incoming;
+    if (event.first) {
+      const entry = { message: undefined as unknown as IncomingMessage, full: false };
+      const release = (): void => {
+        if (!entry.full) return;
+        entry.full = false;
+        this.#fullStreams--;
+        this.#wakeReader();
+      };
+      entry.message = new IncomingMessage(event.messageType, this.#messageStreamHighWaterMark, { pull: release, cancel: release });
+      incoming = this.#incoming = entry;
+      const owner = this.#owner;
+      if (owner?.onMessageStream !== undefined) owner.onMessageStream(entry.message.stream);
+      else void entry.message.stream.cancel();
+    }
+    if (incoming === undefined) return;
+    if (!incoming.message.push(event.data) && !incoming.full) {
+      incoming.full = true;
+      this.#fullStreams++;
+      this.#updateReading();
+    }
+    if (event.last) {
+      incoming.message.end();
+      this.#incoming = undefined;
+    }
+  }
+
+  // The message being streamed in will not end: its stream errors (its queue is dropped, so it
+  // no longer holds reading back).
+  #abortIncoming(error: unknown): void {
+    const incoming = this.#incoming;
+    if (incoming === undefined) return;
+    this.#incoming = undefined;
+    incoming.message.error(error);
+    if (incoming.full) {
+      incoming.full = false;
+      this.#fullStreams--;
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Writing
+
+  // A streamed send (see sendStream), run in turn with the other sends that wait.
+  async #streamOut(reader: SourceReader, type: "text" | "binary" | undefined): Promise<void> {
+    const conn = this.#conn!;
+    let started = false;
+    let binary = type === "binary";
+    for (;;) {
+      let bytes: Uint8Array | undefined;
+      try {
+        const step = await reader.next();
+        if (!step.done) {
+          if (!started && type === undefined) binary = typeof step.value !== "string";
+          bytes = chunkBytes(step.value);
+        }
+      } catch (error) {
+        await reader.cancel(error);
+        if (!started || !this.canSend) throw new WebSocketError("The message source failed", { cause: error });
+        const failure = new WebSocketError("The message source failed mid-message", { closeCode: CloseCode.INTERNAL_ERROR, cause: error });
+        this.fail(CloseCode.INTERNAL_ERROR, "message source failed", failure);
+        throw failure;
+      }
+      if (!this.canSend) {
+        await reader.cancel(undefined);
+        throw new WebSocketError("The connection closed before the end of the streamed message", { closeCode: this.#localFailure?.closeCode ?? undefined });
+      }
+      if (bytes === undefined) break;
+      if (bytes.length === 0 && started) continue;
+      if (!started) {
+        if (binary) conn.sendBinary(bytes, false);
+        else conn.sendText(bytes, false);
+        started = true;
+      } else {
+        conn.sendContinuation(bytes, false);
+      }
+      this.#queued();
+      if (this.full) await this.whenWritable();
+    }
+    // §5.4: the message ends with a frame with FIN set (here an empty one).
+    if (!started) {
+      if (binary || type === undefined) conn.sendBinary(EMPTY);
+      else conn.sendText(EMPTY);
+    } else {
+      conn.sendContinuation(EMPTY, true);
+    }
+    this.#queued();
+    if (this.full) await this.whenWritable();
+  }
 
   #queued(): void {
     if (this.full) {
@@ -911,6 +1068,7 @@ export class Endpoint {
       this.#failHandshake(cause ?? new WebSocketError("The connection closed during the opening handshake", { closeCode: CloseCode.ABNORMAL_CLOSURE }));
       return;
     }
+    this.#abortIncoming(new WebSocketError("The connection closed before the end of the message", { closeCode: CloseCode.ABNORMAL_CLOSURE, cause }));
     if (!this.#dropped && this.#ending === undefined) void this.#endTransport().then(() => this.#dropTransport());
     else if (this.#transportDone) this.#dropTransport();
     const received = conn.closeReceived;
@@ -976,6 +1134,17 @@ class EndpointSink implements TransportSink {
 
 const encoder = new TextEncoder();
 const NO_STATS = new StatsCounters();
+const EMPTY = new Uint8Array(0);
+const noop = (): void => {};
+
+// A chunk of a streamed send as bytes: a string as UTF-8, a buffer or view as it is.
+function chunkBytes(chunk: unknown): Uint8Array {
+  if (typeof chunk === "string") return encoder.encode(chunk);
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new TypeError("Cannot send a streamed message: a chunk must be a string, an ArrayBuffer or a typed array");
+}
 
 // Checks a close code and reason the way the sans-I/O connection will, so that misuse throws at
 // the call and changes nothing.

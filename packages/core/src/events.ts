@@ -31,6 +31,19 @@ export interface EncodedEvent {
   readonly rsv: number;
 }
 
+/**
+ * A piece of a message received as a stream (the `streamMessages` option): its bytes as they
+ * arrive, text already checked as UTF-8 up to here. `first` starts the message, `last` ends it
+ * (both on a message in one piece); `data` may be empty on either.
+ */
+export interface MessageChunkEvent {
+  readonly type: "message-chunk";
+  readonly messageType: "text" | "binary";
+  readonly data: Uint8Array;
+  readonly first: boolean;
+  readonly last: boolean;
+}
+
 /** A Ping was received (already answered unless `autoPong` is off). */
 export interface PingEvent {
   readonly type: "ping";
@@ -83,6 +96,7 @@ export type ConnectionEvent =
   | TextEvent
   | BinaryEvent
   | EncodedEvent
+  | MessageChunkEvent
   | PingEvent
   | PongEvent
   | CloseEvent

@@ -49,6 +49,7 @@ export type {
   ConnectionEvent,
   ErrorEvent as ProtocolErrorEvent,
   HandshakeErrorEvent,
+  MessageChunkEvent,
   OpenEvent,
   PingEvent,
   PongEvent,
@@ -180,3 +181,4 @@ export {
 } from "./reconnecting.ts";
 export { type ConnectionStats, type ServerStats, type StatsCounters } from "./stats.ts";
 export { type DebugLogger, type DebugOption } from "./debug-log.ts";
+export { type MessageSource, MessageStream } from "./message-stream.ts";

@@ -6,10 +6,17 @@
  * Contract: feed every data-frame piece from {@link FrameDecoder} in order; a completed message
  * is returned, `undefined` otherwise; a violation throws {@link ProtocolError}.
  *
+ * With `streaming` on, a message without extension bits is not buffered: each piece comes back as
+ * a `message-chunk` (a view of the input, text checked as UTF-8 up to its end), and the message is
+ * bounded by `maxStreamedMessageSize` instead of `maxMessageSize`, with no fragment limit (its
+ * fragments cost nothing here). A message an extension encoded is still assembled whole under
+ * `maxMessageSize`: extensions transform whole messages.
+ *
  * @module
  */
 import { CloseCode } from "./close.ts";
 import { ProtocolError } from "./errors.ts";
+import type { MessageChunkEvent } from "./events.ts";
 import type { FramePiece } from "./frame-decoder.ts";
 import { Opcode } from "./opcode.ts";
 
@@ -17,7 +24,8 @@ import { Opcode } from "./opcode.ts";
 export type Message =
   | { readonly type: "text"; readonly data: string }
   | { readonly type: "binary"; readonly data: Uint8Array }
-  | { readonly type: "encoded"; readonly messageType: "text" | "binary"; readonly data: Uint8Array; readonly rsv: number };
+  | { readonly type: "encoded"; readonly messageType: "text" | "binary"; readonly data: Uint8Array; readonly rsv: number }
+  | MessageChunkEvent;
 
 /** Limits on one message. */
 export interface MessageLimits {
@@ -25,6 +33,10 @@ export interface MessageLimits {
   readonly maxMessageSize: number;
   /** Most frames one message may span (1009 beyond). */
   readonly maxFragments: number;
+  /** Return messages piece by piece as `message-chunk`s instead of whole (see the module notes). */
+  readonly streaming?: boolean;
+  /** Largest streamed message accepted, in bytes (1009 beyond). Default: no limit. */
+  readonly maxStreamedMessageSize?: number;
 }
 
 const NONE = 0;
@@ -32,6 +44,8 @@ const NONE = 0;
 /** Reassembles fragmented messages and validates text; see the module contract. */
 export class MessageAssembler {
   readonly #limits: MessageLimits;
+  readonly #streaming: boolean;
+  readonly #maxStreamedMessageSize: number;
   // Opcode of the message in progress (TEXT or BINARY), NONE between messages.
   #opcode: number = NONE;
   #size = 0;
@@ -48,6 +62,8 @@ export class MessageAssembler {
 
   constructor(limits: MessageLimits) {
     this.#limits = limits;
+    this.#streaming = limits.streaming ?? false;
+    this.#maxStreamedMessageSize = limits.maxStreamedMessageSize ?? Number.POSITIVE_INFINITY;
   }
 
   /** Whether a fragmented message has started and not yet ended. */
@@ -59,6 +75,7 @@ export class MessageAssembler {
   feed(piece: FramePiece): Message | undefined {
     if (piece.first) this.#startFrame(piece);
     const done = piece.fin && piece.last;
+    if (this.#streaming && this.#rsv === 0) return this.#feedStream(piece, done);
     if (this.#opcode === Opcode.TEXT && this.#rsv === 0) return this.#feedText(piece.payload, done);
     if (piece.payload.length > 0) this.#parts.push(piece.payload);
     return done ? this.#finishBytes() : undefined;
@@ -83,7 +100,7 @@ export class MessageAssembler {
           `Invalid continuation frame: RSV bits set: ${piece.rsv.toString(2).padStart(3, "0")}`,
         );
       }
-      if (++this.#fragments > this.#limits.maxFragments) {
+      if (++this.#fragments > this.#limits.maxFragments && !this.#streamed()) {
         throw new ProtocolError(
           "WS_ERR_TOO_MANY_FRAGMENTS",
           CloseCode.MESSAGE_TOO_BIG,
@@ -104,13 +121,42 @@ export class MessageAssembler {
       this.#size = 0;
     }
     this.#size += piece.frameLength;
-    if (this.#size > this.#limits.maxMessageSize) {
+    const limit = this.#streamed() ? this.#maxStreamedMessageSize : this.#limits.maxMessageSize;
+    if (this.#size > limit) {
       throw new ProtocolError(
         "WS_ERR_MESSAGE_TOO_BIG",
         CloseCode.MESSAGE_TOO_BIG,
-        `Message too big: ${this.#size} bytes is over the limit of ${this.#limits.maxMessageSize}`,
+        `Message too big: ${this.#size} bytes is over the limit of ${limit}`,
       );
     }
+  }
+
+  // Whether the message in progress is returned piece by piece.
+  #streamed(): boolean {
+    return this.#streaming && this.#rsv === 0;
+  }
+
+  // A streamed message: each piece as it is, text checked first (fail-fast, the same carry as
+  // #feedText; the decoded text is not kept). Empty pieces in the middle are not returned.
+  #feedStream(piece: FramePiece, done: boolean): MessageChunkEvent | undefined {
+    const text = this.#opcode === Opcode.TEXT;
+    const first = piece.first && piece.opcode !== Opcode.CONTINUATION;
+    if (text) {
+      try {
+        this.#decodePiece(piece.payload);
+        if (done && this.#carryLength > 0) throw new Error("truncated");
+      } catch {
+        this.#carryLength = 0;
+        throw new ProtocolError(
+          "WS_ERR_INVALID_UTF8",
+          CloseCode.INVALID_FRAME_PAYLOAD_DATA,
+          "Invalid text message: not valid UTF-8",
+        );
+      }
+    }
+    if (done) this.#opcode = NONE;
+    else if (!first && piece.payload.length === 0) return undefined;
+    return { type: "message-chunk", messageType: text ? "text" : "binary", data: piece.payload, first, last: done };
   }
 
   // Text in several pieces is decoded piece by piece, one-shot, up to the last complete UTF-8

@@ -24,6 +24,7 @@ import type { TransportLike } from "./transport.ts";
 import type { ServerOptions } from "./upgrade.ts";
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
 import type { ConnectionStats } from "./stats.ts";
+import { isMessageSource, type MessageSource, MessageStream } from "./message-stream.ts";
 
 /** Options of a `WebSocketStream`, either role. */
 export interface WebSocketStreamOptions extends EndpointOptions {
@@ -37,12 +38,24 @@ export interface ClientOptions extends WebSocketStreamOptions, ClientEndpointOpt
 /** What the message writable takes: a `string` is sent as text, bytes as binary. */
 export type MessageInput = string | ArrayBuffer | ArrayBufferView;
 
-/** What `opened` resolves with. */
-export interface WebSocketStreamOpen {
-  /** Received messages: `string` for text, `Uint8Array` for binary. */
-  readonly readable: ReadableStream<string | Uint8Array>;
-  /** Messages to send: a `string` is sent as text, an `ArrayBuffer` or typed array as binary. */
-  readonly writable: WritableStream<MessageInput>;
+/**
+ * What `opened` resolves with. With `streamMessages: true` the readable yields a
+ * {@link MessageStream} per message instead (`M` = `MessageStream`; cast `readable`, e.g.
+ * `readable as ReadableStream<MessageStream>`).
+ */
+export interface WebSocketStreamOpen<M = string | Uint8Array> {
+  /**
+   * Received messages: `string` for text, `Uint8Array` for binary; with `streamMessages` a
+   * {@link MessageStream} per message, each counting as `messageStreamHighWaterMark` bytes
+   * against `readableHighWaterMark`.
+   */
+  readonly readable: ReadableStream<M>;
+  /**
+   * Messages to send: a `string` is sent as text, an `ArrayBuffer` or typed array as binary; a
+   * `ReadableStream` or async iterable as one fragmented message (see `Endpoint.sendStream`; a
+   * {@link MessageStream} keeps its type), the write resolving once it is all queued.
+   */
+  readonly writable: WritableStream<MessageInput | MessageSource>;
   /** The subprotocol agreed, or `""`. */
   readonly protocol: string;
   /** The `Sec-WebSocket-Extensions` agreed, or `""`. */
@@ -202,7 +215,7 @@ export async function acceptWebSocket(transport: TransportLike, options: ServerO
   return { ws, request: accepted.request };
 }
 
-type MessageController = ReadableStreamDefaultController<string | Uint8Array>;
+type MessageController = ReadableStreamDefaultController<string | Uint8Array | MessageStream>;
 
 // The endpoint's owner for one WebSocketStream: the promises and the two message streams.
 class StreamOwner implements EndpointOwner {
@@ -216,6 +229,7 @@ class StreamOwner implements EndpointOwner {
   readonly #clock: Required<EndpointOptions>["clock"] | undefined;
   readonly #closeTimeout: number;
   readonly #readableHighWaterMark: number;
+  readonly #streamSize: number;
   #messages: MessageController | undefined;
   // The peer's Close (or a failure) arrived: the reply waits until the queue is read.
   #awaitingDrain = false;
@@ -230,6 +244,7 @@ class StreamOwner implements EndpointOwner {
     this.#clock = options.clock;
     this.#closeTimeout = options.closeTimeout ?? 10_000;
     this.#readableHighWaterMark = options.readableHighWaterMark ?? MiB;
+    this.#streamSize = options.messageStreamHighWaterMark ?? 64 * 1024;
     this.opened = new Promise((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -244,7 +259,7 @@ class StreamOwner implements EndpointOwner {
   }
 
   onOpen(info: OpenInfo): void {
-    const readable = new ReadableStream<string | Uint8Array>(
+    const readable = new ReadableStream<string | Uint8Array | MessageStream>(
       {
         start: (controller) => {
           this.#messages = controller;
@@ -252,9 +267,9 @@ class StreamOwner implements EndpointOwner {
         pull: () => this.#onPull(),
         cancel: (reason) => this.#closeWithReason(reason),
       },
-      { highWaterMark: this.#readableHighWaterMark, size: messageSize },
+      { highWaterMark: this.#readableHighWaterMark, size: (message) => (message instanceof MessageStream ? this.#streamSize : messageSize(message as string | Uint8Array)) },
     );
-    const writable = new WritableStream<MessageInput>(
+    const writable = new WritableStream<MessageInput | MessageSource>(
       {
         write: (chunk) => this.#write(chunk),
         close: () => this.#closeWithReason(undefined),
@@ -268,10 +283,15 @@ class StreamOwner implements EndpointOwner {
         },
       },
     );
-    this.#resolveOpened({ readable, writable, protocol: info.protocol, extensions: info.extensions });
+    // With streamMessages the chunks are MessageStreams (see WebSocketStreamOpen).
+    this.#resolveOpened({ readable: readable as ReadableStream<string | Uint8Array>, writable, protocol: info.protocol, extensions: info.extensions });
   }
 
-  onMessage(data: string | Uint8Array): void {
+  onMessageStream(message: MessageStream): void {
+    this.onMessage(message);
+  }
+
+  onMessage(data: string | Uint8Array | MessageStream): void {
     const messages = this.#messages;
     if (messages === undefined || this.#readableDone) return;
     messages.enqueue(data);
@@ -324,12 +344,17 @@ class StreamOwner implements EndpointOwner {
     this.endpoint.resume();
   }
 
-  #write(chunk: MessageInput): Promise<void> | void {
+  #write(chunk: MessageInput | MessageSource): Promise<void> | void {
     this.#queuedWrites--;
     const endpoint = this.endpoint;
     if (!endpoint.canSend) {
       this.#wakeCloseWaiter();
       throw new WebSocketError("Cannot send: the connection is closing");
+    }
+    if (isMessageSource(chunk)) {
+      const sent = endpoint.sendStream(chunk, chunk instanceof MessageStream ? chunk.type : undefined);
+      this.#wakeCloseWaiter();
+      return sent;
     }
     const data = toMessageData(chunk);
     endpoint.send(data, typeof data !== "string");

@@ -31,6 +31,7 @@ import {
 import { checkCloseArguments, toMessageData } from "./interface-common.ts";
 import { hubOf, type PubSubOptions, type PublishData, type PublishOptions } from "./pubsub.ts";
 import type { ConnectionStats } from "./stats.ts";
+import { isMessageSource, type MessageSource, MessageStream, readSource } from "./message-stream.ts";
 
 /** Client options of a `WebSocket`: the handshake's and the connection layer's (headers, limits, extensions, timers). */
 export interface WebSocketOptions extends Omit<ClientEndpointOptions, "protocols"> {}
@@ -192,7 +193,22 @@ export class WebSocketBase extends WebSocketEventTarget {
    * binary. Throws an `InvalidStateError` `DOMException` while connecting; once closing or
    * closed the data is discarded (and counted in `bufferedAmount`).
    */
-  send(data: WebSocketData): void {
+  send(data: WebSocketData): void;
+  /**
+   * An extension: sends a `ReadableStream` or async iterable (of strings or bytes) as one
+   * fragmented message, each chunk a frame as it comes (see `Endpoint.sendStream`). `type` is
+   * `"text"` or `"binary"`; by default a {@link MessageStream}'s own, else the first chunk's (a
+   * string: text). Messages sent meanwhile wait behind it; `close()` too.
+   *
+   * Returns a promise that resolves once the last frame is queued. It rejects with a
+   * `WebSocketError` if the connection closes first, or if the source fails (after the first
+   * frame the connection then fails with 1011); a rejection nobody handles is not reported as
+   * unhandled, and the `error` and `close` events say the same. Throws an `InvalidStateError`
+   * `DOMException` while connecting.
+   */
+  send(data: MessageSource, type?: "text" | "binary"): Promise<void>;
+  send(data: WebSocketData | MessageSource, type?: "text" | "binary"): void | Promise<void> {
+    if (isMessageSource(data)) return this.#owner.sendStream(data, type ?? (data instanceof MessageStream ? data.type : undefined));
     this.#owner.send(data);
   }
 
@@ -293,7 +309,7 @@ class SocketOwner implements EndpointOwner {
   #closeRequested = false;
   #ended = false;
   // Sends queued behind a Blob being read, in order; `undefined` when none is.
-  #queue: (string | Uint8Array | Blob | CloseRequest)[] | undefined;
+  #queue: (string | Uint8Array | Blob | CloseRequest | StreamRequest)[] | undefined;
   #origin: string | undefined;
   pendingBytes = 0;
 
@@ -326,6 +342,16 @@ class SocketOwner implements EndpointOwner {
     this.#ws.dispatchEvent(new MessageEvent("message", { data: value, origin: this.#origin }));
   }
 
+  onMessageStream(message: MessageStream): void {
+    const ws = this.#ws;
+    if (!ws.hears("message")) {
+      void message.cancel();
+      return;
+    }
+    this.#origin ??= originOf(ws.url);
+    ws.dispatchEvent(new MessageEvent("message", { data: message, origin: this.#origin }));
+  }
+
   onClosing(): void {
     // Events are dispatched synchronously, so every message before the Close was delivered.
     this.endpoint.drained();
@@ -336,6 +362,9 @@ class SocketOwner implements EndpointOwner {
     // failed), never inside it.
     queueMicrotask(() => {
       this.#ended = true;
+      for (const item of this.#queue ?? []) {
+        if (isStreamRequest(item)) item.reject(new WebSocketError("The connection closed before the message was sent"));
+      }
       this.#queue = undefined;
       if (!result.wasClean) this.#ws.dispatchEvent(new ErrorEvent("error", { error: result.error }));
       this.#ws.dispatchEvent(new CloseEvent("close", { wasClean: result.wasClean, code: result.code, reason: result.reason }));
@@ -365,6 +394,26 @@ class SocketOwner implements EndpointOwner {
     endpoint.send(item, typeof item !== "string");
   }
 
+  sendStream(source: MessageSource, type: "text" | "binary" | undefined): Promise<void> {
+    const endpoint = this.endpoint;
+    if (endpoint.phase === "connecting" && !this.#closeRequested) {
+      throw new DOMException("Cannot send: the connection is still opening", "InvalidStateError");
+    }
+    let sent: Promise<void>;
+    if (this.#closeRequested || this.#ended || !endpoint.canSend) {
+      sent = Promise.reject(new WebSocketError("Cannot send: the connection is closing"));
+      void readSource(source).cancel(undefined);
+    } else if (this.#queue !== undefined) {
+      // Behind a Blob being read: sent in its turn.
+      sent = new Promise<void>((resolve, reject) => this.#queue!.push({ source, type, resolve, reject }));
+    } else {
+      sent = endpoint.sendStream(source, type);
+    }
+    // Reported by the error and close events too: ignoring the promise is not a mistake.
+    sent.catch(noop);
+    return sent;
+  }
+
   close(code: number | undefined, reason: string): void {
     const endpoint = this.endpoint;
     if (this.#closeRequested || this.#ended) return;
@@ -390,6 +439,14 @@ class SocketOwner implements EndpointOwner {
       }
       if (this.#queue === undefined) return;
       this.#queue.shift();
+      if (isStreamRequest(item)) {
+        if (!endpoint.canSend) {
+          item.reject(new WebSocketError("Cannot send: the connection is closing"));
+          continue;
+        }
+        endpoint.sendStream(item.source, item.type).then(item.resolve, item.reject);
+        continue;
+      }
       if (isCloseRequest(item)) {
         this.#queue = undefined;
         endpoint.close(item.code, item.reason);
@@ -412,13 +469,28 @@ interface CloseRequest {
   readonly reason: string;
 }
 
-function isCloseRequest(item: unknown): item is CloseRequest {
-  return typeof item === "object" && item !== null && !(item instanceof Blob) && !(item instanceof Uint8Array);
+// A streamed send queued behind a Blob.
+interface StreamRequest {
+  readonly source: MessageSource;
+  readonly type: "text" | "binary" | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
+
+function isStreamRequest(item: unknown): item is StreamRequest {
+  return typeof item === "object" && item !== null && "source" in item;
+}
+
+function isCloseRequest(item: unknown): item is CloseRequest {
+  return typeof item === "object" && item !== null && !(item instanceof Blob) && !(item instanceof Uint8Array) && !("source" in item);
+}
+
+const noop = (): void => {};
 
 const encoder = new TextEncoder();
 
-function sizeOf(item: string | Uint8Array | Blob): number {
+function sizeOf(item: string | Uint8Array | Blob | StreamRequest): number {
+  if (isStreamRequest(item)) return 0;
   if (typeof item === "string") return encoder.encode(item).length;
   return item instanceof Blob ? item.size : item.byteLength;
 }

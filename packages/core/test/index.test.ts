@@ -21,6 +21,7 @@ describe("the package root", () => {
       "Hub",
       "MAX_CLOSE_REASON_BYTES",
       "MessageEvent",
+      "MessageStream",
       "Opcode",
       "OpenConnections",
       "ProtocolError",
