@@ -134,10 +134,13 @@ export class IncomingMessage {
   }
 }
 
-/** What can be sent as one fragmented message: a stream or an async iterable of chunks. */
+/**
+ * What can be sent as one fragmented message: a stream or an async iterable of chunks, each a
+ * string (sent as UTF-8) or bytes.
+ */
 export type MessageSource =
-  | ReadableStream<string | BufferSource>
-  | AsyncIterable<string | BufferSource>;
+  | ReadableStream<string | ArrayBuffer | ArrayBufferView>
+  | AsyncIterable<string | ArrayBuffer | ArrayBufferView>;
 
 /** Whether `value` is a {@link MessageSource} (a `ReadableStream` or an async iterable). */
 export function isMessageSource(value: unknown): value is MessageSource {
