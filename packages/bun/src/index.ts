@@ -29,6 +29,8 @@ export {
   ErrorEvent,
   HandshakeError,
   MessageEvent,
+  type MessageSource,
+  MessageStream,
   permessageDeflate,
   ProtocolError,
   ReconnectEvent,

@@ -7,8 +7,11 @@
  * `WebSocketStream`) are owners of an `Endpoint`.
  *
  * Bounded under abuse: the transport is read only while the owner wants messages and while what
- * this end has to write (pongs included) is below the write high-water mark, so a peer that
- * floods pings and never reads is simply no longer read. A transport being closed after a failure
+ * reading made this end write (pongs, and answers the owner sent from inside a message
+ * callback) since the buffer was last below the write high-water mark stays below that mark, so a
+ * peer that floods pings and never reads is simply no longer read. What the application writes
+ * on its own does not stop reading: a client streaming a large message to an echo server must go
+ * on reading the echo, or both ends would wait on each other. A transport being closed after a failure
  * or a refused handshake is half-closed, then read and discarded for at most `closeTimeout`
  * (a lingering close), so the peer receives the Close or the HTTP refusal instead of a reset.
  *
@@ -136,10 +139,14 @@ export class Endpoint {
   readonly #writableHighWaterMark: number;
   readonly #streamMessages: boolean;
   readonly #messageStreamHighWaterMark: number;
-  // The message being received as a stream, until its last piece; and how many delivered
-  // message streams are over their high-water mark (reading stops while any is).
+  // The message being received as a stream, until its last piece; and whether it is over its
+  // high-water mark (reading stops while it is).
   #incoming: { readonly message: IncomingMessage; full: boolean } | undefined;
   #fullStreams = 0;
+  // Bytes handed to the transport so far, and those queued while handling input since the
+  // buffer was last below the high-water mark (reading stops once they reach it).
+  #writtenTotal = 0;
+  #replyBytes = 0;
   #phase: Phase = "connecting";
   #owner: EndpointOwner | undefined;
   #conn: Connection | undefined;
@@ -617,11 +624,13 @@ export class Endpoint {
     const conn = this.#conn!;
     if (this.#transportDone || conn.state === State.CLOSED) return;
     this.#inInput = true;
+    const before = this.#writtenTotal + conn.bufferedAmount;
     try {
       conn.receiveData(chunk);
       this.#afterInput();
     } finally {
       this.#inInput = false;
+      this.#replyBytes += this.#writtenTotal + conn.bufferedAmount - before;
     }
     if ((conn.state as State) === State.CLOSED) {
       // As the read loop does: the connection is over, so is reading.
@@ -677,12 +686,13 @@ export class Endpoint {
     this.#onInputEnd();
   }
 
-  // Reading stops while the owner paused it, or while too much waits to be written (a peer that
-  // sends pings and never reads must not make us queue pongs without bound). It goes on
-  // regardless once this end is closing: the input is discarded, and the close timer bounds it.
+  // Reading stops while the owner paused it, while a message stream is full, or while what reading
+  // made us write fills the buffer (a peer that sends pings and never reads must not make us
+  // queue pongs without bound). It goes on regardless once this end is closing: the input is
+  // discarded, and the close timer bounds it.
   #mustStopReading(): boolean {
     const closing = this.#phase === "closing" || this.#phase === "close-sent" || isTerminal(this.#phase);
-    return !closing && (this.#paused || this.#fullStreams > 0 || this.full);
+    return !closing && (this.#paused || this.#fullStreams > 0 || (this.full && this.#replyBytes >= this.#writableHighWaterMark));
   }
 
   #wakeReader(): void {
@@ -823,6 +833,13 @@ export class Endpoint {
     if (event.last) {
       incoming.message.end();
       this.#incoming = undefined;
+      // A closed stream is never pulled again: what it still queues (at most its mark and one
+      // chunk) is the reader's, and reading goes on.
+      if (incoming.full) {
+        incoming.full = false;
+        this.#fullStreams--;
+        this.#wakeReader();
+      }
     }
   }
 
@@ -937,6 +954,7 @@ export class Endpoint {
         let length = 0;
         for (const chunk of chunks) length += chunk.length;
         this.#inflight += length;
+        this.#writtenTotal += length;
         let pending: Promise<void> | undefined;
         try {
           pending = transport.write(chunks);
@@ -954,6 +972,7 @@ export class Endpoint {
   #accepted(length: number): void {
     this.#inflight -= length;
     if (this.full) return;
+    this.#replyBytes = 0;
     this.#wakeReader();
     if (this.#writeWaiters !== undefined) this.#releaseWaiters();
     this.#owner?.onWritable?.();

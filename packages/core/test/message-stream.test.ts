@@ -15,7 +15,7 @@ import { acceptWebSocket, connectWebSocket, type WebSocketStreamBase, type WebSo
 import { concat } from "./helpers/chunking.ts";
 import { settle, until } from "./helpers/fake-clock.ts";
 import { framesSentBy, fromPeer } from "./helpers/frames.ts";
-import { memoryPair, within } from "./helpers/memory-transport.ts";
+import { memoryPair, pushTransport, RawPeer, within } from "./helpers/memory-transport.ts";
 import { TestTransport } from "./helpers/test-transport.ts";
 
 const utf8 = new TextEncoder();
@@ -108,6 +108,22 @@ describe("receiving a message as a stream (WebSocketStream, server)", () => {
     expect(data.length).toBe(200_000);
     for (let i = 0; i < 200; i++) expect(data[i * 1000]).toBe(i);
     expect(transport.unread).toBe(0);
+  });
+
+  it("reads on once a full message stream has ended, even if it is never read (push mode)", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    const peer = new RawPeer(clientSide);
+    const conn = await ClientConnection.create("ws://test.invalid/");
+    const accepting = acceptWebSocket(pushTransport(serverSide), { streamMessages: true, messageStreamHighWaterMark: 1024 });
+    await within(peer.send(conn.dataToSend()[0]!));
+    const accepted = await within(accepting);
+    const messages = ((await within(accepted!.ws.opened)).readable as unknown as ReadableStream<MessageStream>).getReader();
+    void peer.send(fromPeer("server", Opcode.BINARY, new Uint8Array(2000).fill(1)));
+    const { value: first } = await within(messages.read());
+    void peer.send(fromPeer("server", Opcode.TEXT, "second"));
+    const { value: second } = await within(messages.read());
+    expect(await within(second!.text())).toBe("second");
+    expect((await within(first!.bytes())).length).toBe(2000);
   });
 
   it("discards the rest of a cancelled message and still delivers the next one", async () => {

@@ -38,6 +38,8 @@ export {
   ErrorEvent,
   HandshakeError,
   MessageEvent,
+  type MessageSource,
+  MessageStream,
   permessageDeflate,
   ProtocolError,
   ReconnectEvent,

@@ -12,6 +12,7 @@ describe("the package root", () => {
       "ErrorEvent",
       "HandshakeError",
       "MessageEvent",
+      "MessageStream",
       "ProtocolError",
       "ReconnectEvent",
       "ReconnectingWebSocket",

@@ -32,6 +32,8 @@ export {
   ErrorEvent,
   HandshakeError,
   MessageEvent,
+  type MessageSource,
+  MessageStream,
   permessageDeflate,
   ProtocolError,
   ReconnectEvent,

@@ -1,0 +1,29 @@
+/**
+ * A streaming echo server on Deno: every message is received as a stream (`streamMessages`) and
+ * sent back as one, fragment by fragment as it arrives, so a message of any size passes through
+ * in bounded memory. Run it with
+ * `deno run --allow-net --allow-env=PORT,HOST --conditions=wsstream-source --config packages/deno/deno.json examples/stream-echo/deno.ts`; `PORT`
+ * (default 9001, 0 picks a free one) and `HOST` (default 127.0.0.1) choose where it listens.
+ * Once ready it prints `listening on ws://HOST:PORT`. SIGINT or SIGTERM stops it.
+ *
+ * @module
+ */
+import { serve } from "@wsstream/deno";
+
+const server = await serve({
+  port: Number(Deno.env.get("PORT") ?? 9001),
+  hostname: Deno.env.get("HOST") ?? "127.0.0.1",
+  // Every message as a MessageStream; no size limit on streamed messages (the default).
+  streamMessages: true,
+  handler: async (ws) => {
+    const { readable, writable } = await ws.opened;
+    // Each MessageStream written to the writable goes back as one fragmented message of the
+    // same type. Reading stops while the writes wait, so memory stays bounded.
+    await readable.pipeTo(writable).catch(() => {});
+  },
+});
+console.log(`listening on ws://${server.hostname}:${server.port}`);
+
+const stop = (): void => void server.close().then(() => Deno.exit(0));
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);
