@@ -20,7 +20,7 @@ const sent = writable.getWriter().write((async function* () {
 })());
 
 // The echo: one MessageStream, read as it arrives.
-const { value: echo } = await (readable as ReadableStream<MessageStream>).getReader().read();
+const { value: echo } = await (readable as unknown as ReadableStream<MessageStream>).getReader().read();
 let size = 0;
 for await (const chunk of echo as unknown as AsyncIterable<Uint8Array>) size += chunk.length;
 await sent;

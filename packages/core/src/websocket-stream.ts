@@ -41,7 +41,7 @@ export type MessageInput = string | ArrayBuffer | ArrayBufferView;
 /**
  * What `opened` resolves with. With `streamMessages: true` the readable yields a
  * {@link MessageStream} per message instead (`M` = `MessageStream`; cast `readable`, e.g.
- * `readable as ReadableStream<MessageStream>`).
+ * `readable as unknown as ReadableStream<MessageStream>`).
  */
 export interface WebSocketStreamOpen<M = string | Uint8Array> {
   /**
