@@ -244,6 +244,43 @@ describe("sending a stream as one message", () => {
     ]);
   });
 
+  it("sends a close() made during a streamed message after its last frame", async () => {
+    const transport = new TestTransport();
+    const ws = await socketServer(transport);
+    const source = manualSource();
+    const sent = ws.send(source.stream);
+    source.controller.enqueue("one");
+    await until(() => written(transport).length === 1);
+    ws.close(1000, "done");
+    source.controller.enqueue("two");
+    source.controller.close();
+    await within(sent);
+    await until(() => written(transport).length === 4);
+    expect(written(transport).map((frame) => [frame.opcode, frame.fin])).toEqual([
+      [Opcode.TEXT, false],
+      [Opcode.CONTINUATION, false],
+      [Opcode.CONTINUATION, true],
+      [Opcode.CLOSE, true],
+    ]);
+  });
+
+  it("keeps reading while the application's own writes fill the buffer (an echo of a large stream must not deadlock)", async () => {
+    const transport = new TestTransport();
+    const ws = await socketServer(transport, { writableHighWaterMark: 16 * 1024 });
+    transport.accepting = false;
+    const sent = ws.send((async function* () {
+      for (let i = 0; i < 4; i++) yield new Uint8Array(16 * 1024);
+    })());
+    await until(() => ws.bufferedAmount >= 16 * 1024);
+    const received: string[] = [];
+    ws.onmessage = (event) => void (event.data as MessageStream).text().then((text) => received.push(text));
+    for (let i = 0; i < 20; i++) transport.push(fromPeer("server", Opcode.TEXT, `m${i}`));
+    await until(() => received.length === 20);
+    expect(received[19]).toBe("m19");
+    transport.release();
+    await within(sent);
+  });
+
   it("fails the connection with 1011 when the source errors mid-message, and rejects the send", async () => {
     const transport = new TestTransport();
     const { ws, writer } = await streamServer(transport);
@@ -306,6 +343,25 @@ describe("sending a stream as one message", () => {
 });
 
 describe("a streamed message between a real client and server", () => {
+  it("reaches a client WebSocket with streamMessages as a message event whose data is a MessageStream", async () => {
+    const [clientSide, serverSide] = memoryPair();
+    const accepting = acceptWebSocket(serverSide);
+    const client = new WebSocketBase("ws://test.invalid/", undefined, clientSide, { streamMessages: true });
+    const server = (await within(accepting))!.ws;
+    const { writable } = await within(server.opened);
+    const message = new Promise<MessageStream>((resolve) => (client.onmessage = (event) => resolve(event.data as MessageStream)));
+    void writable.getWriter().write((async function* () {
+      yield "a";
+      yield "b";
+    })());
+    const stream = await within(message);
+    expect(stream).toBeInstanceOf(MessageStream);
+    expect(stream.type).toBe("text");
+    expect(await within(stream.text())).toBe("ab");
+    client.close();
+    await within(server.closed);
+  });
+
   for (const clientStreams of [false, true]) {
     it(`is echoed piece by piece by a server that pipes message streams (client ${clientStreams ? "receiving streams" : "receiving whole messages"})`, async () => {
       const [clientSide, serverSide] = memoryPair();
