@@ -442,7 +442,10 @@ export class Endpoint {
     this.#localFailure ??= error;
     this.#abortIncoming(error);
     const conn = this.#conn!;
-    conn.failConnection(code, reason);
+    // The peer broke the protocol and our Close for it is held back (deferClose): send that one,
+    // as failConnection() would send nothing once the connection has an error.
+    if (this.#phase === "reply-pending" && conn.error !== undefined) conn.completeClose();
+    else conn.failConnection(code, reason);
     this.#enter("closing");
     this.#flush();
     // The Close frame goes out before the transport is dropped: the peer is unresponsive or
@@ -874,7 +877,10 @@ export class Endpoint {
         }
       } catch (error) {
         await reader.cancel(error);
-        if (!started || !this.canSend) throw new WebSocketError("The message source failed", { cause: error });
+        // Nothing sent yet, or the connection is closing anyway (e.g. the source was a message
+        // stream the peer's Close cut short): the Close in progress ends the half-sent message
+        // (§5.5.1 lets a Close follow a fragment).
+        if (!started || this.#phase !== "open") throw new WebSocketError("The message source failed", { cause: error });
         const failure = new WebSocketError("The message source failed mid-message", { closeCode: CloseCode.INTERNAL_ERROR, cause: error });
         this.fail(CloseCode.INTERNAL_ERROR, "message source failed", failure);
         throw failure;

@@ -32,6 +32,17 @@ async function streamServer(transport: TestTransport, options: Options = {}) {
   return { ws, messages: (readable as unknown as ReadableStream<MessageStream>).getReader(), writer: writable.getWriter() };
 }
 
+// A server WebSocketStream over a test transport that streams every message back as it comes.
+async function streamEchoServer(transport: TestTransport) {
+  const conn = await ClientConnection.create("ws://test.invalid/");
+  transport.push(conn.dataToSend()[0]!);
+  const ws = (await within(acceptWebSocket(transport, { streamMessages: true })))!.ws;
+  const { readable, writable } = await within(ws.opened);
+  void readable.pipeTo(writable).catch(() => {});
+  transport.written.length = 0;
+  return ws;
+}
+
 // A server WHATWG WebSocket over a test transport.
 async function socketServer(transport: TestTransport, options: Partial<ServerOptions> = {}) {
   const conn = await ClientConnection.create("ws://test.invalid/");
@@ -296,6 +307,35 @@ describe("sending a stream as one message", () => {
     expect([close.opcode, close.payload[0]! * 256 + close.payload[1]!]).toEqual([Opcode.CLOSE, 1011]);
     transport.pushEnd();
     expect(((await within(ws.closed).catch((e: unknown) => e)) as WebSocketError).closeCode).toBe(1011);
+  });
+
+  it("answers a Close that cuts short a message it is echoing as a stream with a normal Close, not 1011", async () => {
+    const transport = new TestTransport();
+    const ws = await streamEchoServer(transport);
+    transport.push(fromPeer("server", Opcode.TEXT, "fragment", false));
+    await until(() => written(transport).length === 1);
+    transport.push(fromPeer("server", Opcode.CLOSE, Uint8Array.of(0x03, 0xe8)));
+    await until(() => written(transport).some((frame) => frame.opcode === Opcode.CLOSE));
+    expect(written(transport).map((frame) => [frame.opcode, frame.fin, [...frame.payload]])).toEqual([
+      [Opcode.TEXT, false, [...utf8.encode("fragment")]],
+      [Opcode.CLOSE, true, [0x03, 0xe8]],
+    ]);
+    transport.pushEnd();
+    expect(await within(ws.closed)).toEqual({ closeCode: 1000, reason: "" });
+  });
+
+  it("sends its Close 1007 when invalid UTF-8 cuts short a message it is echoing as a stream", async () => {
+    const transport = new TestTransport();
+    const ws = await streamEchoServer(transport);
+    transport.push(fromPeer("server", Opcode.TEXT, "ok", false));
+    await until(() => written(transport).length === 1);
+    transport.push(fromPeer("server", Opcode.CONTINUATION, Uint8Array.of(0xff), false));
+    await until(() => written(transport).some((frame) => frame.opcode === Opcode.CLOSE));
+    const close = written(transport).at(-1)!;
+    expect([close.opcode, close.payload[0]! * 256 + close.payload[1]!]).toEqual([Opcode.CLOSE, 1007]);
+    expect(transport.destroyed).toBe(false);
+    transport.pushEnd();
+    expect(((await within(ws.closed).catch((e: unknown) => e)) as WebSocketError).closeCode).toBe(1007);
   });
 
   it("rejects a send whose source fails before its first chunk and leaves the connection open", async () => {
