@@ -4,9 +4,15 @@
  * examples/stream-echo/RUNTIME.ts) from a Node client, in 64 KiB fragments generated on the fly,
  * comes back byte for byte, and the server's resident set (its process tree) grows by less than
  * 64 MiB meanwhile. 256 MiB here to keep each runtime's run short; bench/streaming.ts does the
- * same with 1 GiB (figures in bench/README.md).
+ * same with 1 GiB (figures in bench/README.md). The same servers also pass every conformance case
+ * but permessage-deflate's (groups 12 and 13): fragments echoed as they arrive, UTF-8 failing fast
+ * inside a message being streamed back, a Close in the middle of one.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isStrictlyOk } from "../src/case.ts";
+import { allCases, groupOf } from "../src/cases/index.ts";
+import { runFuzzingClient } from "../src/fuzzing-client.ts";
+import { describeResult } from "../src/report.ts";
 import { type EchoServer, type Runtime, RUNTIMES, startEchoServer } from "../src/runtimes.ts";
 import { streamEchoCommand, streamThroughEcho } from "../src/stream-echo.ts";
 
@@ -32,5 +38,14 @@ describe.each(RUNTIMES)("the %s streaming echo server", (runtime) => {
     // The message arrived in pieces, not as one buffer.
     expect(result.chunks).toBeGreaterThan(256);
     expect(growth).toBeLessThan(64 * MiB);
+  }, 60_000);
+
+  it("passes every conformance case outside permessage-deflate", async () => {
+    const server = servers.get(runtime)!;
+    const cases = allCases().filter((c) => groupOf(c.id) !== 12 && groupOf(c.id) !== 13);
+    const results = await runFuzzingClient({ url: server.url, cases });
+    const failed = results.filter((result) => !isStrictlyOk(result));
+    expect(failed.flatMap(describeResult)).toEqual([]);
+    expect(results.length).toBe(cases.length);
   }, 60_000);
 });
