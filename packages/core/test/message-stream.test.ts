@@ -254,6 +254,24 @@ describe("sending a stream as one message", () => {
     ]);
   });
 
+  it("keeps a stream sent behind a Blob in its place, before what is sent after it", async () => {
+    const transport = new TestTransport();
+    const ws = await socketServer(transport);
+    ws.send(new Blob([Uint8Array.of(7)]));
+    const sent = ws.send((async function* () {
+      yield "streamed";
+    })());
+    ws.send("after");
+    await within(sent);
+    await until(() => written(transport).length === 4);
+    expect(written(transport).map((frame) => [frame.opcode, frame.fin, frame.payload.length])).toEqual([
+      [Opcode.BINARY, true, 1],
+      [Opcode.TEXT, false, 8],
+      [Opcode.CONTINUATION, true, 0],
+      [Opcode.TEXT, true, 5],
+    ]);
+  });
+
   it("sends a close() made during a streamed message after its last frame", async () => {
     const transport = new TestTransport();
     const ws = await socketServer(transport);
