@@ -17,6 +17,7 @@ import {
 } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
 import { envDebug } from "./debug.ts";
+import { allocate } from "./allocate.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Options of {@link WebSocketStream}: the core client options plus TLS settings for `wss:`. */
@@ -43,7 +44,7 @@ export interface WebSocketStreamOptions extends ClientOptions {
  */
 export class WebSocketStream extends WebSocketStreamBase {
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
-    super(url, (target, signal) => openSocket(target, options.tls, signal), { sha1, debug: envDebug(), ...options });
+    super(url, (target, signal) => openSocket(target, options.tls, signal), { sha1, allocate, debug: envDebug(), ...options });
   }
 }
 
@@ -70,7 +71,7 @@ export class WebSocket extends WebSocketBase {
   constructor(url: string | URL, protocols?: string | readonly string[] | WebSocketOptions, options: WebSocketOptions = {}) {
     const init = isOptions(protocols) ? protocols : options;
     const offered = isOptions(protocols) ? protocols.protocols : protocols ?? options.protocols;
-    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), { sha1, debug: envDebug(), ...init });
+    super(url, offered, (target, signal) => openSocket(target, init.tls, signal), { sha1, allocate, debug: envDebug(), ...init });
   }
 }
 

@@ -16,6 +16,7 @@ import {
 } from "@wsstream/core";
 import { SocketTransport, type TransportSocket } from "./socket.ts";
 import { envDebug } from "./debug.ts";
+import { allocate } from "./allocate.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection; a throw or rejection closes it with 1011. */
@@ -100,7 +101,7 @@ class Connections {
   readonly #transports = new Set<SocketTransport>();
 
   constructor(options: ServeOptions<ServerApi>, scheme: "ws:" | "wss:") {
-    this.group = new ConnectionGroup(options, { sha1, debug: envDebug() });
+    this.group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
     this.#scheme = scheme;
   }
 

@@ -37,6 +37,8 @@ export interface MessageLimits {
   readonly streaming?: boolean;
   /** Largest streamed message accepted, in bytes (1009 beyond). Default: no limit. */
   readonly maxStreamedMessageSize?: number;
+  /** Makes the buffer a message in several pieces is joined into; see `ConnectionOptions.allocate`. */
+  readonly allocate?: (size: number) => Uint8Array;
 }
 
 const NONE = 0;
@@ -227,7 +229,8 @@ export class MessageAssembler {
     if (parts.length === 1) {
       data = parts[0]!;
     } else {
-      data = new Uint8Array(this.#size);
+      const allocate = this.#limits.allocate;
+      data = allocate === undefined ? new Uint8Array(this.#size) : allocate(this.#size);
       let offset = 0;
       for (const part of parts) {
         data.set(part, offset);

@@ -131,3 +131,39 @@ describe.each(roles)("a streaming %s connection", (role) => {
     expect(feed(role, [fromPeer(role, Opcode.TEXT, "")])).toMatchObject([{ type: "message-chunk", messageType: "text", first: true, last: true, data: new Uint8Array(0) }]);
   });
 });
+
+describe.each(roles)("a %s connection with its own allocate", (role) => {
+  it("joins a message in pieces into the buffer allocate made, overwriting whatever was in it", () => {
+    const sizes: number[] = [];
+    // Buffers full of garbage, as Buffer.allocUnsafeSlow may return.
+    const allocate = (size: number): Uint8Array => {
+      sizes.push(size);
+      return new Uint8Array(size).fill(0xaa);
+    };
+    const payload = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+    const frames = concat(
+      fromPeer(role, Opcode.BINARY, payload.subarray(0, 100), false),
+      fromPeer(role, Opcode.CONTINUATION, payload.subarray(100, 250), false),
+      fromPeer(role, Opcode.CONTINUATION, payload.subarray(250), true),
+    );
+    for (const { chunks } of chunkings(frames)) {
+      sizes.length = 0;
+      const conn = new Connection(role, { allocate });
+      const received: Uint8Array[] = [];
+      for (const chunk of chunks) {
+        conn.receiveData(chunk);
+        for (const event of conn.events()) if (event.type === "binary") received.push(event.data.slice());
+      }
+      expect(received).toEqual([payload]);
+      expect(sizes).toEqual([300]);
+    }
+  });
+
+  it("does not call allocate for a message that arrived in one piece", () => {
+    let calls = 0;
+    const conn = new Connection(role, { allocate: (size) => (calls++, new Uint8Array(size)) });
+    conn.receiveData(fromPeer(role, Opcode.BINARY, new Uint8Array(64).fill(1)));
+    expect(conn.events()).toMatchObject([{ type: "binary", data: new Uint8Array(64).fill(1) }]);
+    expect(calls).toBe(0);
+  });
+});

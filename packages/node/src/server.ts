@@ -21,6 +21,7 @@ import {
 } from "@wsstream/core";
 import { socketTransport } from "./socket.ts";
 import { envDebug } from "./debug.ts";
+import { allocate } from "./allocate.ts";
 import { sha1 } from "./sha1.ts";
 
 /** Receives each accepted connection as a `WebSocketStream`; a throw or rejection closes it with 1011. */
@@ -64,7 +65,7 @@ export interface Server<A extends ServerApi = "stream"> extends ServerConnection
  * ```
  */
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
-  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
+  const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
     ? createTcpServer({ noDelay: true })
@@ -131,7 +132,7 @@ export function handleUpgrade<A extends ServerApi = "stream">(
   head: Uint8Array,
   options: UpgradeOptions<A>,
 ): Promise<ServerSocketFor<A> | undefined> {
-  return upgrade(new ConnectionGroup(options, { sha1, debug: envDebug() }), request, socket, head);
+  return upgrade(new ConnectionGroup(options, { sha1, allocate, debug: envDebug() }), request, socket, head);
 }
 
 /**
@@ -156,7 +157,7 @@ export interface UpgradeHandler<A extends ServerApi = "stream"> extends ServerCo
  * ```
  */
 export function upgradeHandler<A extends ServerApi = "stream">(options: UpgradeOptions<A>): UpgradeHandler<A> {
-  const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
+  const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
   return {
     handleUpgrade: (request, socket, head) => upgrade(group, request, socket, head),
     connections: group.connections,
