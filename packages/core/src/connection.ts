@@ -134,7 +134,7 @@ export class Connection {
   // Frame logging; undefined when off (one check per frame).
   readonly #log: DebugLogger | undefined;
   /** What this connection has sent and received so far (bytes, frames, messages, compression); incremented in place, read with `stats.snapshot()`. */
-  readonly stats = new StatsCounters();
+  readonly stats: StatsCounters = new StatsCounters();
 
   constructor(role: "client" | "server", options: ConnectionOptions = {}, state: State = State.OPEN) {
     this.role = role;
