@@ -4,7 +4,7 @@
  * @module
  */
 import { Connection, type ConnectionOptions } from "./connection.ts";
-import { HandshakeError } from "./errors.ts";
+import { HandshakeError, UsageError } from "./errors.ts";
 import type { Extension, ExtensionFactory } from "./extension.ts";
 import { formatExtensionHeader } from "./extension-header.ts";
 import {
@@ -15,6 +15,7 @@ import {
   validateUpgradeResponse,
 } from "./handshake.ts";
 import { type HttpHeadLimits, ResponseHeadParser } from "./http-head.ts";
+import { type ConnectRequest, type ConnectResponse, createConnectRequest, validateConnectResponse } from "./http2-handshake.ts";
 import { State } from "./state.ts";
 
 /** Options of a {@link ClientConnection}: the handshake's, the head parser's and the connection's. */
@@ -35,6 +36,8 @@ export class ClientConnection extends Connection {
   #parser: ResponseHeadParser | undefined;
   #response: HandshakeResponse | undefined;
   #handshakeError: HandshakeError | undefined;
+  readonly #options: ClientConnectionOptions;
+  #connectRequest: ConnectRequest | undefined;
 
   /**
    * Builds the upgrade request for `url` (the accept key is computed now, so the handshake can be
@@ -52,8 +55,49 @@ export class ClientConnection extends Connection {
     super("client", options, State.CONNECTING);
     this.request = request;
     this.#factories = options.extensions ?? [];
+    this.#options = options;
     this.#parser = new ResponseHeadParser(options);
     this.queueBytes(request.bytes);
+  }
+
+  /**
+   * HTTP/2 (RFC 8441): the extended CONNECT request with the same URL, subprotocols, origin,
+   * headers and extension offers as {@link request}, built on first use. Send it as a stream's
+   * headers, then pass the response to {@link receiveConnectResponse}.
+   */
+  connectRequest(): ConnectRequest {
+    const options = this.#options;
+    return (this.#connectRequest ??= createConnectRequest(this.request.url, {
+      protocols: this.request.protocols,
+      origin: options.origin,
+      headers: options.headers,
+      extensions: formatExtensionHeader(this.#factories.map((factory) => factory.offer())),
+    }));
+  }
+
+  /**
+   * HTTP/2: the handshake went out of band, as {@link connectRequest} on a stream: check the
+   * server's response in place of a 101. The HTTP/1.1 request queued at construction is dropped
+   * (never take it). Emits `open`, after which the stream's data is fed with `receiveData` as
+   * frames, or `handshake-error`.
+   */
+  receiveConnectResponse(response: Omit<ConnectResponse, "body">): void {
+    if (this.state !== State.CONNECTING || this.#parser === undefined) {
+      throw new UsageError("WS_ERR_INVALID_STATE", "Cannot take a response: the handshake is over");
+    }
+    this.#parser = undefined;
+    // The HTTP/1.1 request was not sent: the request went as the stream's headers.
+    this.dataToSend();
+    try {
+      this.#response = validateConnectResponse(response, this.connectRequest());
+      this.useExtensions(this.#negotiate(this.#response));
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.#fail(error);
+      return;
+    }
+    this.emit({ type: "open", protocol: this.#response.protocol, extensions: this.#response.extensions });
+    this.openConnection(new Uint8Array(0));
   }
 
   /** What the server agreed to, once the handshake succeeded. */

@@ -32,7 +32,7 @@ export type ConnectionHandler = (ws: WebSocketStreamBase, request: Request) => v
 export type WebSocketHandler = (ws: WebSocketBase, request: Request) => void | Promise<void>;
 
 /** The options every server entry point takes, whichever interface its handler uses. */
-export interface ServeCommonOptions extends Omit<ServerOptions, "head" | "scheme">, WebSocketStreamOptions {}
+export interface ServeCommonOptions extends Omit<ServerOptions, "head" | "scheme" | "connect">, WebSocketStreamOptions {}
 
 /** Which interface a server's handler takes: `"stream"` (`WebSocketStream`) or `"websocket"` (WHATWG `WebSocket`). */
 export type ServerApi = "stream" | "websocket";
@@ -112,10 +112,14 @@ export class OpenConnections<T extends ServerWebSocket> implements Iterable<T> {
   }
 }
 
-/** How one transport arrived: its scheme, and a request head already parsed elsewhere. */
+/**
+ * How one transport arrived: its scheme, and a request head already parsed elsewhere (HTTP/1.1)
+ * or the extended CONNECT that opened it as an HTTP/2 stream (see `ServerOptions.connect`).
+ */
 export interface AcceptContext {
   readonly scheme: "ws:" | "wss:";
   readonly head?: ServerOptions["head"];
+  readonly connect?: ServerOptions["connect"];
 }
 
 /** What a server hands its handler: either interface. */
@@ -241,6 +245,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
 
   #optionsFor(context: AcceptContext): ServerOptions {
     const options = (this.#perScheme[context.scheme] ??= { ...this.#merged, scheme: context.scheme, deferClose: true });
+    if (context.connect !== undefined) return { ...options, connect: context.connect };
     return context.head === undefined ? options : { ...options, head: context.head };
   }
 

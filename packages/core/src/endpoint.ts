@@ -26,6 +26,7 @@ import type { ConnectionEvent, EncodedEvent, MessageChunkEvent } from "./events.
 import { formatExtensionHeader } from "./extension-header.ts";
 import type { UpgradeRequest } from "./handshake.ts";
 import type { HttpHeadLimits } from "./http-head.ts";
+import type { ConnectRequest, ConnectResponse } from "./http2-handshake.ts";
 import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import type { Hub } from "./pubsub.ts";
@@ -100,8 +101,33 @@ export interface EndpointOwner {
   onPong?(data: Uint8Array): void;
 }
 
-/** A transport to open for a client: the transport, or a function of the URL that opens it. */
-export type TransportSource = TransportLike | Promise<TransportLike> | ((url: URL, signal: AbortSignal) => TransportLike | Promise<TransportLike>);
+/**
+ * What a client's transport source may use to do the opening handshake itself, out of band: over
+ * HTTP/2 (RFC 8441) the request is a stream's headers rather than bytes on the transport.
+ */
+export interface ClientHandshake {
+  /** The extended CONNECT request to open the stream with (see `createConnectRequest`). */
+  connectRequest(): ConnectRequest;
+}
+
+/**
+ * A transport whose opening handshake was done out of band: a stream opened with the
+ * {@link ClientHandshake.connectRequest} fields, and the server's response to them, which the
+ * endpoint checks in place of a 101 (a 2xx, the subprotocol and extensions offered).
+ */
+export interface ConnectTunnel {
+  readonly transport: TransportLike;
+  readonly response: Omit<ConnectResponse, "body">;
+}
+
+/**
+ * A transport to open for a client: the transport, or a function of the URL that opens it. The
+ * function may instead do the handshake itself (HTTP/2) and return a {@link ConnectTunnel}.
+ */
+export type TransportSource =
+  | TransportLike
+  | Promise<TransportLike>
+  | ((url: URL, signal: AbortSignal, handshake: ClientHandshake) => TransportLike | ConnectTunnel | Promise<TransportLike | ConnectTunnel>);
 
 /** Client options of an endpoint: the handshake's and the connection layer's, and a signal that aborts the handshake. */
 export interface ClientEndpointOptions extends EndpointOptions, Omit<ClientConnectionOptions, keyof ConnectionOptions | keyof HttpHeadLimits> {
@@ -183,6 +209,8 @@ export class Endpoint {
   #pings: PingTracker | undefined;
   // Debug logging (the `debug` option), prefixed with this connection's role and number.
   readonly #log: DebugLogger | undefined;
+  // HTTP/2 (server): sends the handshake's answer as the stream's response.
+  #respond: ((response: ConnectResponse) => void) | undefined;
 
   private constructor(options: EndpointOptions, role: "client" | "server") {
     const log = debugLogger(options.debug);
@@ -504,8 +532,8 @@ export class Endpoint {
       const conn = await ClientConnection.create(url, { ...options, deferClose: true, debug: this.#log });
       this.url = conn.request.url.href;
       this.#conn = conn;
-      const transport = await abortable(
-        typeof source === "function" ? source(conn.request.url, abort.signal) : source,
+      const { transport, response } = await abortable(
+        typeof source === "function" ? source(conn.request.url, abort.signal, conn) : source,
         abort.signal,
       );
       if (this.#phase !== "connecting") {
@@ -514,6 +542,15 @@ export class Endpoint {
       }
       this.#transport = transport;
       abort.signal.addEventListener("abort", () => this.#failHandshake(abort.signal.reason), { once: true });
+      if (response !== undefined) {
+        // HTTP/2: the request went as the stream's headers; its response takes the 101's place.
+        conn.receiveConnectResponse(response);
+        this.#afterInput();
+        if ((this.#phase as Phase) !== "open") {
+          signal?.removeEventListener("abort", onAbort);
+          return;
+        }
+      }
       this.#flush();
       this.#read(() => signal?.removeEventListener("abort", onAbort));
     } catch (error) {
@@ -529,8 +566,14 @@ export class Endpoint {
     this.#conn = conn;
     this.#transport = transport;
     this.#handshakeTimer = this.#clock.setTimeout(() => this.#failHandshake(new WebSocketError("Handshake timed out", { closeCode: CloseCode.ABNORMAL_CLOSURE })), this.#handshakeTimeout);
+    const connect = options.connect;
+    this.#respond = connect?.respond;
     try {
-      let request = options.head === undefined ? undefined : this.#requestEvent(conn, () => conn.receiveRequestHead(options.head!.request, options.head!.rest));
+      let request = connect !== undefined
+        ? this.#requestEvent(conn, () => conn.receiveConnectRequest(connect.request))
+        : options.head === undefined
+        ? undefined
+        : this.#requestEvent(conn, () => conn.receiveRequestHead(options.head!.request, options.head!.rest));
       while (request === undefined && conn.state === State.CONNECTING && this.#phase === "connecting") {
         const chunk = await transport.read();
         request = this.#requestEvent(conn, () => (chunk === null ? conn.receiveEof() : conn.receiveData(chunk)));
@@ -552,6 +595,7 @@ export class Endpoint {
       this.protocol = decision.accepted.protocol ?? "";
       this.extensions = conn.agreedExtensions;
       this.#opened();
+      this.#sendResponse();
       this.#flush();
       return {
         endpoint: this,
@@ -577,8 +621,18 @@ export class Endpoint {
 
   // A refused or failed handshake: the HTTP answer is written, then a lingering close.
   #refused(): void {
+    this.#sendResponse();
     this.#flush();
     void this.#endTransport();
+  }
+
+  // HTTP/2: the answer goes out as the stream's response, once.
+  #sendResponse(): void {
+    const respond = this.#respond;
+    const response = (this.#conn as ServerConnection | undefined)?.response;
+    if (respond === undefined || response === undefined) return;
+    this.#respond = undefined;
+    respond(response);
   }
 
   #opened(): void {
@@ -1179,16 +1233,20 @@ function validateClose(code: number | undefined, reason: string): void {
   encodeClosePayload(code, reason);
 }
 
-function abortable(value: TransportLike | Promise<TransportLike>, signal: AbortSignal): Promise<Transport> {
+function abortable(
+  value: TransportLike | ConnectTunnel | Promise<TransportLike | ConnectTunnel>,
+  signal: AbortSignal,
+): Promise<{ transport: Transport; response?: ConnectTunnel["response"] }> {
   if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<Transport>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     Promise.resolve(value).then((result) => {
       signal.removeEventListener("abort", onAbort);
-      const transport = toTransport(result);
+      const tunnel = isTunnel(result) ? result : undefined;
+      const transport = toTransport(tunnel === undefined ? result as TransportLike : tunnel.transport);
       if (!signal.aborted) {
-        resolve(transport);
+        resolve({ transport, response: tunnel?.response });
         return;
       }
       // Opened after the abort: nobody will use it, so close it.
@@ -1200,3 +1258,7 @@ function abortable(value: TransportLike | Promise<TransportLike>, signal: AbortS
   });
 }
 
+
+function isTunnel(value: TransportLike | ConnectTunnel): value is ConnectTunnel {
+  return "transport" in value && "response" in value;
+}

@@ -44,7 +44,8 @@ export type HandshakeErrorCode =
   | "WS_ERR_INVALID_EXTENSION"
   | "WS_ERR_INVALID_URL"
   | "WS_ERR_INVALID_HEADER"
-  | "WS_ERR_HANDSHAKE_EOF";
+  | "WS_ERR_HANDSHAKE_EOF"
+  | "WS_ERR_EXTENDED_CONNECT_DISABLED";
 
 /** Stable codes for local misuse of the API (thrown at once). */
 export type UsageErrorCode =

@@ -34,11 +34,13 @@ const VERSION = "13";
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
 const HTTP_VERSION = /^HTTP\/(\d+)(?:\.(\d+))?$/;
 const BAD_HEADER_VALUE = /[\0\r\n]|[^\0-\xff]/;
-const BAD_REASON = /[^\t\x20-\x7e\x80-\xff]/;
+/** @internal */
+export const BAD_REASON = /[^\t\x20-\x7e\x80-\xff]/;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
-const REASONS: Readonly<Record<number, string>> = {
+/** @internal */
+export const REASONS: Readonly<Record<number, string>> = {
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",
@@ -54,8 +56,10 @@ const REASONS: Readonly<Record<number, string>> = {
 
 // Fields each message writes itself: custom headers may not repeat or override them. Framing
 // fields are reserved everywhere, since a body would swallow the first frames.
-const FRAMING = ["content-length", "transfer-encoding"];
-const REQUEST_FIELDS = new Set([
+/** @internal */
+export const FRAMING = ["content-length", "transfer-encoding"];
+/** @internal */
+export const REQUEST_FIELDS = new Set([
   ...FRAMING,
   "host",
   "upgrade",
@@ -66,7 +70,8 @@ const REQUEST_FIELDS = new Set([
   "sec-websocket-protocol",
   "sec-websocket-extensions",
 ]);
-const ACCEPT_FIELDS = new Set([
+/** @internal */
+export const ACCEPT_FIELDS = new Set([
   ...FRAMING,
   "upgrade",
   "connection",
@@ -127,13 +132,13 @@ export function computeAcceptKey(key: string, sha1?: Sha1): string | Promise<str
 
 /** A client's opening handshake that passed {@link validateUpgradeRequest}. */
 export interface UpgradeRequest {
-  /** Always `GET`. */
+  /** `GET`, or `CONNECT` for an HTTP/2 extended CONNECT (RFC 8441, see `validateConnectRequest`). */
   readonly method: string;
   /** The request target, e.g. `/chat?room=1`. */
   readonly target: string;
-  /** The `Host` header. */
+  /** The `Host` header (HTTP/2: the `:authority` pseudo-header). */
   readonly host: string;
-  /** The `Sec-WebSocket-Key` header. */
+  /** The `Sec-WebSocket-Key` header; `""` over HTTP/2, where RFC 8441 §5 has no key. */
   readonly key: string;
   /** The `Origin` header, sent by browsers; check it against an allow list (§10.2). */
   readonly origin: string | undefined;
@@ -335,7 +340,7 @@ export interface HandshakeResponse {
   readonly extensions: readonly ExtensionOffer[];
   /** Every header field, as received. */
   readonly headers: HeaderList;
-  /** Always 101. */
+  /** 101, or the 2xx of an HTTP/2 extended CONNECT (RFC 8441). */
   readonly status: number;
 }
 
@@ -427,7 +432,8 @@ function checkWebSocketVersion(headers: HeaderList): void {
   }
 }
 
-function offeredProtocols(headers: HeaderList): string[] {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function offeredProtocols(headers: HeaderList): string[] {
   const values = getHeaderValues(headers, "Sec-WebSocket-Protocol");
   if (values.length === 0) return [];
   const protocols = splitList(values);
@@ -438,12 +444,14 @@ function offeredProtocols(headers: HeaderList): string[] {
   return protocols;
 }
 
-function offeredExtensions(headers: HeaderList): ExtensionOffer[] {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function offeredExtensions(headers: HeaderList): ExtensionOffer[] {
   const values = getHeaderValues(headers, "Sec-WebSocket-Extensions");
   return values.length === 0 ? [] : parseExtensionHeader(values.join(", "));
 }
 
-function chosenProtocol(protocol: string, request: UpgradeRequest): string {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function chosenProtocol(protocol: string, request: UpgradeRequest): string {
   // §4.2.2 step 5.4: the subprotocol must be one of the values the client sent.
   if (!request.protocols.includes(protocol)) {
     throw new UsageError("WS_ERR_INVALID_ARGUMENT", `Invalid subprotocol, not offered by the client: ${protocol}`);
@@ -451,7 +459,8 @@ function chosenProtocol(protocol: string, request: UpgradeRequest): string {
   return protocol;
 }
 
-function chosenExtensions(extensions: string, request: UpgradeRequest): string {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function chosenExtensions(extensions: string, request: UpgradeRequest): string {
   const offered = new Set(request.extensions.map((e) => e.name));
   const notOffered = parseOwnExtensions(extensions).find((e) => !offered.has(e.name));
   if (notOffered !== undefined) {
@@ -497,7 +506,8 @@ export function checkProtocols(protocols: readonly string[]): string[] {
   return [...protocols];
 }
 
-function offeredExtensionNames(extensions: string): string[] {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function offeredExtensionNames(extensions: string): string[] {
   if (extensions === "") return [];
   return [...new Set(parseOwnExtensions(extensions).map((e) => e.name))];
 }
@@ -510,7 +520,8 @@ function checkAccept(headers: HeaderList, acceptKey: string, status: number): vo
   }
 }
 
-function acceptedProtocol(headers: HeaderList, offered: readonly string[], status: number): string {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function acceptedProtocol(headers: HeaderList, offered: readonly string[], status: number): string {
   // §4.1 item 6: absent, or exactly one value among those offered.
   const values = getHeaderValues(headers, "Sec-WebSocket-Protocol");
   if (values.length === 0) return "";
@@ -525,7 +536,8 @@ function acceptedProtocol(headers: HeaderList, offered: readonly string[], statu
   return protocol;
 }
 
-function acceptedExtensions(headers: HeaderList, offered: readonly string[], status: number): ExtensionOffer[] {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function acceptedExtensions(headers: HeaderList, offered: readonly string[], status: number): ExtensionOffer[] {
   // §4.1 item 5: every extension in the response must be one the client asked for.
   const values = getHeaderValues(headers, "Sec-WebSocket-Extensions");
   if (values.length === 0) return [];
@@ -578,7 +590,8 @@ function parseOwnExtensions(extensions: string): ExtensionOffer[] {
   }
 }
 
-function headerFields(init: HeaderInit | undefined, reserved: ReadonlySet<string>): Array<readonly [string, string]> {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function headerFields(init: HeaderInit | undefined, reserved: ReadonlySet<string>): Array<readonly [string, string]> {
   if (init === undefined) return [];
   const entries = isIterable(init) ? init : Object.entries(init);
   return Array.from(entries, ([name, value]) => checkedField(name, value, reserved));
@@ -635,7 +648,8 @@ function base64(bytes: Uint8Array): string {
 }
 
 
-function missingOrInvalid(name: string, value: string | undefined): string {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function missingOrInvalid(name: string, value: string | undefined): string {
   return value === undefined ? `Missing ${name} header` : `Invalid ${name}: ${brief(value)}`;
 }
 
@@ -644,6 +658,7 @@ function invalidUrl(message: string): HandshakeError {
 }
 
 /** Cuts a peer-supplied value short for an error message. */
-function brief(s: string): string {
+/** @internal Shared with the HTTP/2 handshake (http2-handshake.ts). */
+export function brief(s: string): string {
   return s.length > 100 ? `${s.slice(0, 100)}...` : s;
 }

@@ -92,6 +92,17 @@ export {
   type ResponseHead,
   ResponseHeadParser,
 } from "./http-head.ts";
+export {
+  acceptConnectResponse,
+  connectRejectionFor,
+  type ConnectRequest,
+  type ConnectRequestHead,
+  type ConnectResponse,
+  createConnectRequest,
+  rejectConnectResponse,
+  validateConnectRequest,
+  validateConnectResponse,
+} from "./http2-handshake.ts";
 export { applyMask } from "./mask.ts";
 export { Opcode } from "./opcode.ts";
 export { ServerConnection, type ServerConnectionOptions } from "./server.ts";
@@ -114,7 +125,9 @@ export {
 export { webDeflateBackend } from "./web-deflate.ts";
 export {
   type ClientEndpointOptions,
+  type ClientHandshake,
   type CloseResult,
+  type ConnectTunnel,
   Endpoint,
   type EndpointOptions,
   type EndpointOwner,

@@ -20,6 +20,14 @@ import {
   validateUpgradeRequest,
 } from "./handshake.ts";
 import { type HttpHeadLimits, type RequestHead, RequestHeadParser } from "./http-head.ts";
+import {
+  acceptConnectResponse,
+  connectRejectionFor,
+  type ConnectRequestHead,
+  type ConnectResponse,
+  rejectConnectResponse,
+  validateConnectRequest,
+} from "./http2-handshake.ts";
 import { State } from "./state.ts";
 
 /** Options of a {@link ServerConnection}: the head parser's limits, the connection's and the handshake's hash. */
@@ -44,6 +52,10 @@ export class ServerConnection extends Connection {
   #early: Uint8Array[] = [];
   #answered = false;
   #agreedExtensions = "";
+  // HTTP/2 (RFC 8441): the request came as an extended CONNECT, and the answer is a response to
+  // send as the stream's headers rather than bytes.
+  #http2 = false;
+  #response: ConnectResponse | undefined;
 
   constructor(options: ServerConnectionOptions = {}) {
     super("server", options, State.CONNECTING);
@@ -84,6 +96,43 @@ export class ServerConnection extends Connection {
   }
 
   /**
+   * HTTP/2 (RFC 8441): starts from an extended CONNECT request received as a stream's headers by
+   * the runtime's HTTP/2 implementation. Emits `request` or `handshake-error` as
+   * {@link receiveRequestHead} does, but the answer (accept, reject, or the refusal of an invalid
+   * request) is not queued as bytes: it is {@link response}, to send as the stream's response.
+   * The stream's data is then fed with `receiveData` as frames.
+   */
+  receiveConnectRequest(head: ConnectRequestHead): void {
+    if (this.#parser === undefined) {
+      throw new UsageError("WS_ERR_INVALID_STATE", "Cannot take a request head: one was already received");
+    }
+    this.#parser = undefined;
+    this.#http2 = true;
+    try {
+      this.#request = validateConnectRequest(head);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.#fail(error);
+      return;
+    }
+    this.emit({ type: "request", request: this.#request });
+  }
+
+  /** True when the request came as an HTTP/2 extended CONNECT ({@link receiveConnectRequest}). */
+  get http2(): boolean {
+    return this.#http2;
+  }
+
+  /**
+   * HTTP/2: the response decided by {@link accept}, {@link reject} or a failed validation, once
+   * there is one. Send it as the stream's response headers (and a refusal's body, then end the
+   * stream).
+   */
+  get response(): ConnectResponse | undefined {
+    return this.#response;
+  }
+
+  /**
    * Accepts the upgrade: queues the 101 response (with the chosen subprotocol, extensions and
    * headers) and opens the connection. Rejects with `UsageError` for a subprotocol the client did
    * not offer or a bad header, leaving the handshake unanswered. With a synchronous `sha1` option
@@ -91,6 +140,10 @@ export class ServerConnection extends Connection {
    */
   async accept(options: AcceptOptions = {}): Promise<void> {
     const request = this.#awaitingAnswer("accept");
+    if (this.#http2) {
+      this.#acceptConnect(request, options);
+      return;
+    }
     const sha1 = this.#sha1;
     const acceptKey = sha1 === undefined ? await computeAcceptKey(request.key) : computeAcceptKey(request.key, sha1);
     // Answered, or closed, while the hash was computed.
@@ -115,15 +168,41 @@ export class ServerConnection extends Connection {
     for (const chunk of early) this.receiveData(chunk);
   }
 
-  /** Refuses the upgrade with an HTTP response (e.g. 403); the transport should then close. */
+  /**
+   * Refuses the upgrade with an HTTP response (e.g. 403); the transport should then close. Over
+   * HTTP/2 the status must be 300-599 (a 2xx would open the tunnel), else `UsageError`.
+   */
   reject(status: number, options: RejectOptions = {}): void {
     this.#awaitingAnswer("reject");
-    const response = rejectResponse(status, options);
+    const response = this.#http2 ? rejectConnectResponse(status, options) : rejectResponse(status, options);
     this.#answered = true;
     this.#request = undefined;
     this.#early = [];
-    this.queueBytes(response);
+    if (response instanceof Uint8Array) this.queueBytes(response);
+    else this.#response = response;
     this.abortHandshake();
+  }
+
+  // RFC 8441 §5: the 200 with the same negotiation as a 101, and no accept key to compute.
+  #acceptConnect(request: UpgradeRequest, options: AcceptOptions): void {
+    const { responses, extensions } = this.#negotiate(request);
+    const agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
+    let response: ConnectResponse;
+    try {
+      response = acceptConnectResponse(request, agreedExtensions === "" ? options : { ...options, extensions: agreedExtensions });
+    } catch (error) {
+      for (const extension of extensions) extension.close();
+      throw error;
+    }
+    this.#answered = true;
+    this.#request = undefined;
+    this.#agreedExtensions = agreedExtensions;
+    this.#response = response;
+    this.useExtensions(extensions);
+    const early = this.#early;
+    this.#early = [];
+    this.openConnection(new Uint8Array(0));
+    for (const chunk of early) this.receiveData(chunk);
   }
 
   override receiveEof(): void {
@@ -193,7 +272,8 @@ export class ServerConnection extends Connection {
   #fail(error: HandshakeError): void {
     this.#handshakeError = error;
     this.#answered = true;
-    this.queueBytes(rejectionFor(error));
+    if (this.#http2) this.#response = connectRejectionFor(error);
+    else this.queueBytes(rejectionFor(error));
     this.emit({ type: "handshake-error", error });
     this.abortHandshake();
   }

@@ -9,6 +9,7 @@ import { WebSocketError } from "./errors.ts";
 import type { ExtensionFactory } from "./extension.ts";
 import type { AcceptOptions, HandshakeHashOptions, HeaderInit, UpgradeRequest } from "./handshake.ts";
 import type { RequestHead } from "./http-head.ts";
+import type { ConnectRequestHead, ConnectResponse } from "./http2-handshake.ts";
 import type { EndpointOptions } from "./endpoint.ts";
 import type { ServerConnection } from "./server.ts";
 
@@ -32,6 +33,13 @@ export interface ServerOptions extends EndpointOptions, HandshakeHashOptions {
   readonly scheme?: "ws:" | "wss:";
   /** A request head already parsed (e.g. by `node:http`), and the bytes that followed it. */
   readonly head?: { readonly request: RequestHead; readonly rest?: Uint8Array };
+  /**
+   * HTTP/2 (RFC 8441): the transport is one stream of an HTTP/2 connection, opened by an
+   * extended CONNECT whose fields are `request`; the answer (200, or a refusal with its body) is
+   * handed to `respond`, which sends it as the stream's response (and ends the stream for a
+   * refusal). The stream then carries the frames.
+   */
+  readonly connect?: { readonly request: ConnectRequestHead; readonly respond: (response: ConnectResponse) => void };
   /** Extensions this server supports, most preferred first (e.g. permessage-deflate). */
   readonly extensions?: readonly ExtensionFactory[];
 }
@@ -69,10 +77,18 @@ export async function decideUpgrade(
   if (decision instanceof Response) {
     const body = new Uint8Array(await decision.arrayBuffer());
     const headers: [string, string][] = [];
+    const dropped = conn.http2 ? HTTP2_DROPPED : HTTP1_DROPPED;
     decision.headers.forEach((value, name) => {
-      if (!/^(connection|content-length|transfer-encoding)$/i.test(name)) headers.push([name, value]);
+      if (!dropped.test(name)) headers.push([name, value]);
     });
-    conn.reject(decision.status, { body, headers });
+    try {
+      conn.reject(decision.status, { body, headers });
+    } catch (error) {
+      // Over HTTP/2 a 2xx cannot refuse (it would open the tunnel): the application's mistake,
+      // answered with 500 as below.
+      conn.reject(500, { body: "Internal Server Error" });
+      return { refused: new WebSocketError(`Upgrade refused, but its response cannot be sent: ${error instanceof Error ? error.message : String(error)}`, { cause: error }) };
+    }
     return { refused: new WebSocketError(`Upgrade refused: ${decision.status}`) };
   }
   const accepted: AcceptOptions = decision ?? {};
@@ -86,6 +102,10 @@ export async function decideUpgrade(
   }
   return { accepted };
 }
+
+// Fields of a hook's refusal that the handshake writes itself, or that HTTP/2 forbids (RFC 9113 §8.2.2).
+const HTTP1_DROPPED = /^(connection|content-length|transfer-encoding)$/i;
+const HTTP2_DROPPED = /^(connection|content-length|transfer-encoding|upgrade|keep-alive|proxy-connection|te)$/i;
 
 /** The validated request as a WHATWG `Request`, for the upgrade hook and the handler. */
 export function toWebRequest(request: UpgradeRequest, scheme: "ws:" | "wss:"): Request {
