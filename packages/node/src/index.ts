@@ -4,6 +4,9 @@
  * @module
  */
 export {
+  type Http2ClientOptions,
+  type Http2SessionOptions,
+  openHttp2Session,
   openSocket,
   ReconnectingWebSocket,
   type ReconnectingWebSocketOptions,
@@ -14,6 +17,7 @@ export {
 } from "./client.ts";
 export {
   type Handler,
+  handleStream,
   handleUpgrade,
   type ListenOptions,
   serve,

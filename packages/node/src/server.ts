@@ -1,17 +1,31 @@
 /**
  * The server: `serve()` on [`node:net`](https://nodejs.org/api/net.html) or
- * [`node:tls`](https://nodejs.org/api/tls.html), and `handleUpgrade()` for an existing
- * [`node:http`](https://nodejs.org/api/http.html#event-upgrade) server.
+ * [`node:tls`](https://nodejs.org/api/tls.html) (or [`node:http2`](https://nodejs.org/api/http2.html)
+ * with `http2: true`), `handleUpgrade()` for an existing
+ * [`node:http`](https://nodejs.org/api/http.html#event-upgrade) server, and `handleStream()` for
+ * an existing `node:http2` server's extended CONNECT streams (RFC 8441).
  *
  * @module
  */
-import type { IncomingMessage } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createSecureServer,
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import {
   type ConnectionHandler,
   ConnectionGroup,
+  type ConnectRequestHead,
+  type ConnectResponse,
   type ServerConnections,
   type RequestHead,
   type ServeConnectionOptions,
@@ -35,6 +49,20 @@ export interface ListenOptions {
   readonly hostname?: string;
   /** Serve `wss:`: passed to `tls.createServer()` (`key`, `cert`, ...). */
   readonly tls?: TlsOptions;
+  /**
+   * Also accept WebSockets over HTTP/2 (RFC 8441) on the same port. With `tls`: one TLS port
+   * where ALPN picks HTTP/2 (`h2`) or HTTP/1.1 (`allowHTTP1`), WebSockets over both. Without:
+   * cleartext, where a connection that starts with the HTTP/2 preface is HTTP/2 with prior
+   * knowledge (h2c) and any other is HTTP/1.1 (Upgrade). The server sends
+   * `SETTINGS_ENABLE_CONNECT_PROTOCOL`. Default false: `node:net` / `node:tls` and HTTP/1.1 only.
+   */
+  readonly http2?: boolean;
+  /**
+   * With `http2`: answers the requests that are not WebSocket handshakes (HTTP/1.1 and HTTP/2
+   * alike, through `node:http2`'s compatibility API), e.g. to serve a page on the same
+   * connection. Default: 404.
+   */
+  readonly onRequest?: (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
 }
 
 /**
@@ -65,6 +93,7 @@ export interface Server<A extends ServerApi = "stream"> extends ServerConnection
  * ```
  */
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
+  if (options.http2 === true) return serveHttp2(options);
   const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
   const listener: NetServer = options.tls === undefined
@@ -143,11 +172,13 @@ export function handleUpgrade<A extends ServerApi = "stream">(
 export interface UpgradeHandler<A extends ServerApi = "stream"> extends ServerConnections<A> {
   /** Takes over one `'upgrade'` event's request, as {@link handleUpgrade} does. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Uint8Array): Promise<ServerSocketFor<A> | undefined>;
+  /** Takes over one HTTP/2 extended CONNECT stream, as {@link handleStream} does. */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<ServerSocketFor<A> | undefined>;
 }
 
 /**
- * Makes an {@link UpgradeHandler}: the connections it accepts are listed together and can
- * publish to each other.
+ * Makes an {@link UpgradeHandler}: the connections it accepts (HTTP/1.1 upgrades and HTTP/2
+ * streams alike) are listed together and can publish to each other.
  *
  * @example
  * ```ts
@@ -160,6 +191,7 @@ export function upgradeHandler<A extends ServerApi = "stream">(options: UpgradeO
   const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
   return {
     handleUpgrade: (request, socket, head) => upgrade(group, request, socket, head),
+    handleStream: (stream, headers) => acceptStream(group, stream, headers),
     connections: group.connections,
     get stats() {
       return group.stats;
@@ -196,4 +228,198 @@ function pairs(raw: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
   return out;
+}
+
+/**
+ * Takes over one extended CONNECT stream (RFC 8441) of a `node:http2` server created with
+ * `settings: { enableConnectProtocol: true }` (its `'stream'` event, where
+ * `headers[":method"] === "CONNECT"` and `headers[":protocol"] === "websocket"`): checks it
+ * (`:scheme`, `:path`, `:authority`, `sec-websocket-version: 13`), runs the same path filter,
+ * `upgrade` hook and subprotocol and extension negotiation as {@link handleUpgrade}, answers
+ * `:status 200` or the refusal (400 for a malformed request or another version, 404 off `path`,
+ * the hook's `Response`), then calls `handler` with a `WebSocketStream` (or `WebSocket`) over
+ * the stream. Any other stream passed here is refused with 400. Resolves with the connection, or
+ * `undefined` when refused.
+ *
+ * @example
+ * ```ts
+ * const server = http2.createSecureServer({ key, cert, settings: { enableConnectProtocol: true } });
+ * server.on("stream", (stream, headers) => {
+ *   if (headers[":method"] === "CONNECT") void handleStream(stream, headers, { handler: (ws) => chat(ws) });
+ * });
+ * ```
+ */
+export function handleStream<A extends ServerApi = "stream">(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  options: UpgradeOptions<A>,
+): Promise<ServerSocketFor<A> | undefined> {
+  return acceptStream(new ConnectionGroup(options, { sha1, allocate, debug: envDebug() }), stream, headers);
+}
+
+function acceptStream<A extends ServerApi>(
+  group: ConnectionGroup<A>,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+): Promise<ServerSocketFor<A> | undefined> {
+  const scheme = (stream.session as { encrypted?: boolean } | undefined)?.encrypted === true ? "wss:" : "ws:";
+  return group.accept(socketTransport(stream), {
+    scheme,
+    connect: { request: connectHead(headers), respond: (response) => respond(stream, response) },
+  });
+}
+
+/** Whether an HTTP/2 request is an extended CONNECT for a WebSocket (RFC 8441 §4). */
+function isWebSocketConnect(headers: IncomingHttpHeaders): boolean {
+  return headers[":method"] === "CONNECT";
+}
+
+function connectHead(headers: IncomingHttpHeaders): ConnectRequestHead {
+  const fields: [string, string][] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) fields.push([name, item]);
+    else fields.push([name, String(value)]);
+  }
+  const pseudo = (name: string): string | undefined => {
+    const value = headers[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  return {
+    method: pseudo(":method") ?? "",
+    protocol: pseudo(":protocol"),
+    scheme: pseudo(":scheme"),
+    path: pseudo(":path"),
+    authority: pseudo(":authority"),
+    headers: fields,
+  };
+}
+
+// The handshake's answer as the stream's response; a refusal's body follows, then END_STREAM.
+function respond(stream: ServerHttp2Stream, response: ConnectResponse): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const headers: OutgoingHttpHeaders = { ":status": response.status };
+  for (const [name, value] of response.headers) {
+    const previous = headers[name];
+    headers[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
+  }
+  try {
+    stream.respond(headers);
+    if (response.body !== undefined) stream.end(response.body);
+  } catch (error) {
+    // Closed by the peer meanwhile: nothing to answer.
+    stream.destroy(error as Error);
+  }
+}
+
+// serve({ http2: true }): one port for HTTP/2 and HTTP/1.1, WebSockets over both.
+async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promise<Server<A>> {
+  const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
+  const settings = { enableConnectProtocol: true };
+  const secure = options.tls !== undefined;
+  const h2 = secure
+    ? createSecureServer({ ...options.tls, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"], settings })
+    : createHttp2Server({ settings });
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  const onRequest = options.onRequest ?? notFound;
+  h2.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    // A session's failure concerns that client only (its streams see it too).
+    session.on("error", () => {});
+    const socket = session.socket as Socket;
+    socket.setNoDelay?.(true);
+  });
+  h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    if (!isWebSocketConnect(headers)) return;
+    if (group.closing) {
+      stream.close();
+      return;
+    }
+    void acceptStream(group, stream, headers);
+  });
+  // The compatibility API hands every CONNECT to 'connect' too; the 'stream' listener above owns them.
+  h2.on("connect", () => {});
+  h2.on("request", (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => onRequest(request, response));
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (group.closing) {
+      socket.destroy();
+      return;
+    }
+    void upgrade(group, request, socket, head);
+  };
+  let listener: NetServer;
+  if (secure) {
+    // allowHTTP1: node:http2 runs HTTP/1.1 connections through node:http, 'upgrade' included.
+    h2.on("upgrade", onUpgrade);
+    h2.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
+    listener = h2 as unknown as NetServer;
+  } else {
+    // Cleartext: the first bytes tell HTTP/2 with prior knowledge (the connection preface) from HTTP/1.1.
+    const h1 = createHttpServer(onRequest as (request: IncomingMessage, response: ServerResponse) => void);
+    h1.on("upgrade", onUpgrade);
+    listener = createTcpServer({ noDelay: true }, (socket) => {
+      sniffPreface(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+    });
+  }
+  listener.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const hostname = options.hostname ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port ?? 0, hostname, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const address = listener.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return {
+    port,
+    hostname,
+    connections: group.connections,
+    publish: (topic, data) => group.publish(topic, data),
+    subscriberCount: (topic) => group.hub.subscriberCount(topic),
+    get stats() {
+      return group.stats;
+    },
+    close: async () => {
+      const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+      const report = await group.closeAll();
+      // The WebSockets are closed: end the sessions (GOAWAY) and the remaining connections.
+      for (const session of sessions) session.close();
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+      return report;
+    },
+  };
+}
+
+const PREFACE = "PRI * HTTP/2.0\r\n";
+
+// Reads until the first bytes match the HTTP/2 connection preface or cannot, puts them back and
+// hands the socket on (both servers read what was put back before anything newer).
+function sniffPreface(socket: Socket, dispatch: (isHttp2: boolean) => void): void {
+  const chunks: Buffer[] = [];
+  let seen = "";
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    seen += chunk.toString("latin1", 0, Math.min(chunk.length, PREFACE.length - seen.length));
+    if (seen.length < PREFACE.length && PREFACE.startsWith(seen)) return;
+    socket.off("data", onData);
+    socket.pause();
+    socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    dispatch(seen === PREFACE);
+    socket.resume();
+  };
+  socket.on("data", onData);
+}
+
+function notFound(_request: unknown, response: ServerResponse | Http2ServerResponse): void {
+  (response as ServerResponse).writeHead(404, { "content-type": "text/plain" });
+  response.end("Not Found");
 }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Http2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import {
   checkReadBufferSize,
@@ -91,11 +92,27 @@ export function socketToStreams(socket: Socket, options: SocketStreamsOptions = 
  * The socket as a core {@link Transport}: pause/resume at the read buffer's high-water mark,
  * writes corked per tick, and drain handling, without Web Streams (so without their cost per
  * chunk and per connection); {@link socketToStreams} is built on it. This is what `serve()`, `handleUpgrade()` and `WebSocketStream` use.
+ *
+ * An [`Http2Stream`](https://nodejs.org/api/http2.html#class-http2stream) is a Duplex with the
+ * same events, and works the same way (RFC 8441, `handleStream()`): `end()` sends END_STREAM,
+ * `destroy()` a RST_STREAM, and pausing it withholds the stream's WINDOW_UPDATEs, so HTTP/2 flow
+ * control is the backpressure (one stream stops, not the connection). Its peer's address is the
+ * session's.
  */
-export function socketTransport(socket: Socket, options: SocketStreamsOptions = {}): Transport {
+export function socketTransport(socket: Socket | Http2Stream, options: SocketStreamsOptions = {}): Transport {
   const highWaterMark = options.readableHighWaterMark ?? DEFAULT_READ_BUFFER_SIZE;
   checkReadBufferSize(highWaterMark);
-  return new SocketTransport(socket, highWaterMark);
+  return new SocketTransport(socket as Socket, highWaterMark, "session" in socket ? sessionPeer(socket) : undefined);
+}
+
+// The session socket's address, read now: an HTTP/2 session's socket proxy throws once unbound.
+function sessionPeer(stream: Http2Stream): { remoteAddress?: string | undefined; remotePort?: number | undefined } {
+  try {
+    const socket = stream.session?.socket;
+    return { remoteAddress: socket?.remoteAddress, remotePort: socket?.remotePort };
+  } catch {
+    return {};
+  }
 }
 
 const kTransport = Symbol("wsstream.transport");
@@ -148,7 +165,11 @@ class SocketTransport implements Transport, ReadAheadOwner {
   #drain: Deferred | undefined;
   #finish: Deferred | undefined;
 
-  constructor(socket: Socket, highWaterMark: number) {
+  // Where remoteAddress comes from: the socket itself, or (an HTTP/2 stream) its session's.
+  readonly #peer: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined };
+
+  constructor(socket: Socket, highWaterMark: number, peer?: { remoteAddress?: string | undefined; remotePort?: number | undefined }) {
+    this.#peer = peer ?? socket;
     const owned = socket as OwnedSocket;
     owned[kTransport] = this;
     this.#socket = owned;
@@ -171,11 +192,11 @@ class SocketTransport implements Transport, ReadAheadOwner {
   }
 
   get remoteAddress(): string | undefined {
-    return this.#socket.remoteAddress;
+    return this.#peer.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.#socket.remotePort;
+    return this.#peer.remotePort;
   }
 
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined {
