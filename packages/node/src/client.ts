@@ -306,16 +306,23 @@ async function openStream(session: ClientHttp2Session, request: ConnectRequest, 
 const settled = new WeakMap<ClientHttp2Session, Promise<void>>();
 
 /**
- * Resolves once the server's SETTINGS have been received: a PING's acknowledgement comes after
- * them, as the server's SETTINGS are the first frame it sends (RFC 9113 §3.4). Once per session.
+ * Resolves once the server's SETTINGS have been received: the `'remoteSettings'` event, or for a
+ * session that may have had it already, a PING's acknowledgement, which comes after them (the
+ * server's SETTINGS are the first frame it sends, RFC 9113 §3.4). Once per session.
  */
 function settingsReceived(session: ClientHttp2Session, signal: AbortSignal | undefined): Promise<void> {
   let known = settled.get(session);
   if (known === undefined) {
     known = new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
+        session.off("remoteSettings", onSettings);
+        session.off("connect", ping);
         session.off("error", onError);
         session.off("close", onClose);
+      };
+      const onSettings = (): void => {
+        cleanup();
+        resolve();
       };
       const onError = (error: Error): void => {
         cleanup();
@@ -325,13 +332,13 @@ function settingsReceived(session: ClientHttp2Session, signal: AbortSignal | und
         cleanup();
         reject(new Error("The HTTP/2 session closed before the server's SETTINGS"));
       };
-      const ping = (): void => {
+      function ping(): void {
+        // A ping sent before the session is ready is cancelled: the SETTINGS event decides then.
         session.ping((error) => {
-          cleanup();
-          if (error === null) resolve();
-          else reject(error);
+          if (error === null) onSettings();
         });
-      };
+      }
+      session.once("remoteSettings", onSettings);
       session.once("error", onError);
       session.once("close", onClose);
       if (session.destroyed || session.closed) onClose();

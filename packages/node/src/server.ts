@@ -329,8 +329,6 @@ async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promis
     session.on("close", () => sessions.delete(session));
     // A session's failure concerns that client only (its streams see it too).
     session.on("error", () => {});
-    const socket = session.socket as Socket;
-    socket.setNoDelay?.(true);
   });
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     if (!isWebSocketConnect(headers)) return;
@@ -365,6 +363,8 @@ async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promis
     });
   }
   listener.on("connection", (socket: Socket) => {
+    // A WebSocket frame must not wait for Nagle's algorithm, on HTTP/2 as on HTTP/1.1.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -413,8 +413,11 @@ function sniffPreface(socket: Socket, dispatch: (isHttp2: boolean) => void): voi
     socket.off("data", onData);
     socket.pause();
     socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    dispatch(seen === PREFACE);
-    socket.resume();
+    const isHttp2 = seen === PREFACE;
+    dispatch(isHttp2);
+    // node:http reads on with its 'data' listener; an HTTP/2 session reads what was put back on
+    // the next tick, then the socket's handle directly (resuming would drop the bytes).
+    if (!isHttp2) socket.resume();
   };
   socket.on("data", onData);
 }
