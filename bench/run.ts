@@ -4,11 +4,12 @@
  * against their built-in servers, with memory per idle connection (bench/runtimes.ts), memory per
  * idle connection on Node (bench/memory.ts), the handshake rate (bench/handshake.ts), the
  * Node socket to Web Streams comparison (bench/node-socket.ts) and publish fan-out to 10,000
- * subscribers on Node and Bun (bench/publish.ts). The echo ratios of every runtime
+ * subscribers on Node and Bun (bench/publish.ts), and opening 100 WebSockets over one HTTP/2
+ * session against 100 HTTP/1.1 connections (bench/http2.ts). The echo ratios of every runtime
  * are then drawn into bench/echo-ratios.svg (bench/chart.ts), which the README shows.
  * `--quick` passes `--quick` on (short runs, for a smoke test: the figures are rough).
  *
- * Run: pnpm bench [--quick] [--only codec,echo,runtimes,memory,handshake,node-socket,publish] [--chart FILE]
+ * Run: pnpm bench [--quick] [--only codec,echo,runtimes,memory,handshake,node-socket,publish,http2] [--chart FILE]
  *
  * @module
  */
@@ -44,6 +45,7 @@ const BENCHES: readonly Bench[] = [
   { name: "handshake", file: "bench/handshake.ts", args: (quick) => (quick ? ["--quick"] : []) },
   { name: "node-socket", file: "bench/node-socket.ts", args: (quick) => (quick ? ["--seconds", "0.5", "--rounds", "1"] : []) },
   { name: "publish", file: "bench/publish.ts", args: (quick) => (quick ? ["--quick"] : []) },
+  { name: "http2", file: "bench/http2.ts", args: (quick) => (quick ? ["--rounds", "3"] : []) },
 ];
 
 function cpuModel(): string {
