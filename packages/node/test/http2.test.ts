@@ -25,7 +25,20 @@ import {
   WebSocketStream,
   type WebSocketStreamBase,
 } from "../src/index.ts";
-import { certificate, clientFrame, closePayload, eventually, Inbox, parseServerFrames, rejectionOf, within } from "./fixtures/helpers.ts";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  certificate,
+  clientFrame,
+  closePayload,
+  eventually,
+  Inbox,
+  parseServerFrames,
+  rejectionOf,
+  ROOT,
+  startExample,
+  within,
+} from "./fixtures/helpers.ts";
 
 const servers: Array<{ close(): Promise<unknown> }> = [];
 const sessions: ClientHttp2Session[] = [];
@@ -410,4 +423,27 @@ describe("a raw node:http2 client as an independent peer", () => {
     await within(5000, "END_STREAM from the server", ended);
     stream.end();
   });
+});
+
+describe("the README", () => {
+  it("runs its HTTP/2 example: ten WebSockets on one TCP connection, then one with http2: true", async () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const code = /## HTTP\/2 \(RFC 8441\)[^]*?```ts\n([^]*?)```/.exec(readme)![1]!;
+    const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
+    // It imports @wsstream/node, so it is written under the repository's node_modules, where that resolves.
+    const dir = `${ROOT}node_modules/.cache/wsstream-test`;
+    const file = `${dir}/readme-http2-${process.pid}.mts`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, code.replace('"key.pem"', JSON.stringify(`${fixtures}key.pem`)).replace('"cert.pem"', JSON.stringify(`${fixtures}cert.pem`)));
+    try {
+      const example = await startExample(file, {}, /^single: one more$/, 20_000);
+      await eventually(10_000, "the example to end", () => example.child.exitCode !== null);
+      expect(example.child.exitCode).toBe(0);
+      const output = example.output();
+      expect(output).toMatch(/^TCP connections: 1$/m);
+      for (let i = 0; i < 10; i++) expect(output).toContain(`'hello ${i}'`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }, 40_000);
 });
