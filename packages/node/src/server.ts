@@ -22,8 +22,10 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import {
+  type Clock,
   type ConnectionHandler,
   ConnectionGroup,
+  defaultClock,
   type ConnectRequestHead,
   type ConnectResponse,
   type ServerConnections,
@@ -359,7 +361,7 @@ async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promis
     const h1 = createHttpServer(onRequest as (request: IncomingMessage, response: ServerResponse) => void);
     h1.on("upgrade", onUpgrade);
     listener = createTcpServer({ noDelay: true }, (socket) => {
-      sniffPreface(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+      sniffPreface(socket, options.clock ?? defaultClock, options.handshakeTimeout ?? 10_000, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
     });
   }
   listener.on("connection", (socket: Socket) => {
@@ -403,13 +405,17 @@ const PREFACE = "PRI * HTTP/2.0\r\n";
 
 // Reads until the first bytes match the HTTP/2 connection preface or cannot, puts them back and
 // hands the socket on (both servers read what was put back before anything newer).
-function sniffPreface(socket: Socket, dispatch: (isHttp2: boolean) => void): void {
+function sniffPreface(socket: Socket, clock: Clock, timeout: number, dispatch: (isHttp2: boolean) => void): void {
   const chunks: Buffer[] = [];
   let seen = "";
+  // A connection that sends nothing is dropped after the handshake timeout, as in the handshake.
+  const timer = clock.setTimeout(() => socket.destroy(), timeout);
+  socket.once("close", () => clock.clearTimeout(timer));
   const onData = (chunk: Buffer): void => {
     chunks.push(chunk);
     seen += chunk.toString("latin1", 0, Math.min(chunk.length, PREFACE.length - seen.length));
     if (seen.length < PREFACE.length && PREFACE.startsWith(seen)) return;
+    clock.clearTimeout(timer);
     socket.off("data", onData);
     socket.pause();
     socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));

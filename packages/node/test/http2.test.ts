@@ -11,7 +11,9 @@ import {
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
+import { connect as connectTcp } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { FakeClock } from "../../core/test/helpers/fake-clock.ts";
 import {
   handleStream,
   handleUpgrade,
@@ -184,6 +186,8 @@ describe("our client and server over HTTP/2", () => {
     expect(server.connections.size).toBe(count);
     const ports = new Set([...server.connections].map((ws) => ws.remotePort));
     expect(ports.size).toBe(1);
+    expect([...ports][0]).toBeGreaterThan(0);
+    expect([...server.connections][0]!.remoteAddress).toBe("127.0.0.1");
     for (const ws of sockets) ws.close(1000);
     await eventually(5000, "every connection closed", () => server.connections.size === 0);
   });
@@ -196,6 +200,17 @@ describe("our client and server over HTTP/2", () => {
     const report = await within(5000, "server close", server.close());
     expect(report).toEqual({ connections: 1, clean: 1 });
     expect(await ws.closed).toEqual({ closeCode: 1001, reason: "server closing" });
+  });
+
+  it("drops a cleartext connection that sends nothing within the handshake timeout", async () => {
+    const clock = new FakeClock();
+    const server = await serveHttp2({ clock, handshakeTimeout: 1000 }, false);
+    const socket = connectTcp(server.port, "127.0.0.1");
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    await within(5000, "connect", new Promise((resolve) => socket.once("connect", resolve)));
+    await eventually(5000, "the timer to be armed", () => clock.pending > 0);
+    await clock.advance(1000);
+    await within(5000, "the server to drop the connection", closed);
   });
 
   it("serves plain requests with onRequest on the same port, over HTTP/2", async () => {
