@@ -412,6 +412,47 @@ describe("stream resets and flow control", () => {
   });
 });
 
+describe("flow control towards a slow client", () => {
+  it("stops only the stream whose client stopped reading: the server's bufferedAmount grows while other streams flow", async () => {
+    const total = 4 * 1024 * 1024;
+    const floods: WebSocketBase[] = [];
+    const server = await serve({
+      http2: true,
+      tls: certificate,
+      api: "websocket",
+      handler: (ws) => {
+        if (ws.url.endsWith("/flood")) {
+          floods.push(ws);
+          for (let sent = 0; sent < total; sent += 64 * 1024) ws.send(new Uint8Array(64 * 1024));
+        } else {
+          ws.onmessage = (event) => ws.send(event.data as string);
+        }
+      },
+    });
+    servers.push(server);
+    const session = await openHttp2Session(`wss://localhost:${server.port}/`, { tls });
+    sessions.push(session);
+    // This client reads nothing until told: its message queue (1 MiB) fills, then its stream's window.
+    const flood = new WebSocketStream(`wss://localhost:${server.port}/flood`, { http2: session });
+    const fast = new WebSocketStream(`wss://localhost:${server.port}/fast`, { http2: session });
+    const { readable } = await flood.opened;
+    await eventually(5000, "the flood to start", () => floods.length === 1 && floods[0]!.bufferedAmount > 0);
+    for (let i = 0; i < 50; i++) expect(await roundTrip(fast, `fast ${i}`)).toBe(`fast ${i}`);
+    expect(floods[0]!.bufferedAmount).toBeGreaterThan(2 * 1024 * 1024);
+    const reader = readable.getReader();
+    let received = 0;
+    while (received < total) {
+      const { value, done } = await within(10_000, "flood messages", reader.read());
+      if (done) break;
+      received += (value as Uint8Array).length;
+    }
+    expect(received).toBe(total);
+    await eventually(5000, "the server's buffer to drain", () => floods[0]!.bufferedAmount === 0);
+    flood.close();
+    fast.close();
+  });
+});
+
 describe("a raw node:http2 client as an independent peer", () => {
   it("completes the RFC 8441 handshake with a subprotocol and exchanges hand-built frames", async () => {
     const server = await serveHttp2({ upgrade: () => ({ protocol: "chat" }) });
