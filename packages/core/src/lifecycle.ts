@@ -36,7 +36,7 @@ export interface Transition {
 
 /** Every transition an {@link Endpoint} may make; any other is a bug and throws. */
 export const TRANSITIONS: readonly Transition[] = [
-  { from: "connecting", to: "open", on: "the handshake completed (client: a valid 101; server: the 101 queued)" },
+  { from: "connecting", to: "open", on: "the handshake completed (client: a valid 101, or a 2xx over HTTP/2; server: the 101 queued, or the 200 sent)" },
   { from: "connecting", to: "failed", on: "the handshake failed, was refused, timed out or was aborted, or the transport ended" },
   { from: "open", to: "close-sent", on: "close() by the application (or the server shutting down, or a handler failing)" },
   { from: "open", to: "reply-pending", on: "the peer's Close arrived, or the peer broke the protocol (1002, 1007, 1009...)" },
