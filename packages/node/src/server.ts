@@ -421,11 +421,18 @@ function sniffPreface(socket: Socket, clock: Clock, timeout: number, dispatch: (
     socket.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     const isHttp2 = seen === PREFACE;
     dispatch(isHttp2);
-    // node:http reads on with its 'data' listener; an HTTP/2 session reads what was put back on
-    // the next tick, then the socket's handle directly (resuming would drop the bytes).
+    // node:http reads on with its 'data' listener. Node's HTTP/2 session reads what was put back
+    // on the next tick, then the socket's handle directly, so resuming now would drop those
+    // bytes; one that reads with a 'data' listener instead (Bun 1.4's) leaves them unread: then
+    // resume, after that tick.
     if (!isHttp2) socket.resume();
+    else process.nextTick(resumeIfUnread, socket);
   };
   socket.on("data", onData);
+}
+
+function resumeIfUnread(socket: Socket): void {
+  if (socket.readableLength > 0 && !socket.destroyed) socket.resume();
 }
 
 function notFound(_request: unknown, response: ServerResponse | Http2ServerResponse): void {
