@@ -236,6 +236,7 @@ export class ConnectionGroup<A extends ServerApi = "stream"> {
       ends.push(new Promise<boolean>((resolve) => endpoint.onEnd(() => resolve(endpoint.phase === "closed"))));
     }
     const outcomes = await Promise.all(ends);
+    this.hub.close();
     for (const transport of this.#transports) transport.destroy();
     this.#transports.clear();
     let clean = 0;

@@ -135,7 +135,7 @@ export {
   type TransportSource,
 } from "./endpoint.ts";
 export { type KeepaliveOptions } from "./keepalive.ts";
-export { Hub, type PublishData, type PublishOptions, type PubSubOptions } from "./pubsub.ts";
+export { Hub, type LocalHub, type PubSubBridge, type PubSubBridgeLink, type PublishData, type PublishOptions, type PubSubOptions } from "./pubsub.ts";
 export { checkTransition, type Phase, type Transition, TRANSITIONS, transitionTable } from "./lifecycle.ts";
 export {
   type ByteStreams,

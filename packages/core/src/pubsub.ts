@@ -34,6 +34,52 @@ export interface PubSubOptions {
    * open and it misses that message.
    */
   readonly slowSubscriber?: "close" | "skip";
+  /**
+   * Carries publishes beyond this server, e.g. to the other processes of a cluster through
+   * Redis (`@wsstream/redis`). The hub attaches to it when the server starts; without one,
+   * `publish()` reaches this server's subscribers only.
+   */
+  readonly bridge?: PubSubBridge;
+}
+
+/**
+ * What a hub offers the {@link PubSubBridge} it is attached to: delivery to this server's
+ * subscribers only, for messages that came from elsewhere.
+ */
+export interface LocalHub {
+  /**
+   * Sends `data` to this server's subscribers of `topic`, framed once, without handing it back
+   * to the bridge; returns how many it was queued for.
+   */
+  deliver(topic: string, data: PublishData): number;
+  /** The topics with at least one subscriber on this server. */
+  readonly topics: readonly string[];
+}
+
+/**
+ * An extension point for pub/sub beyond one server. The hub calls {@link attach} once, when
+ * it is made, and then tells the returned link what happens locally; the bridge calls
+ * {@link LocalHub.deliver} with the messages published elsewhere. Nothing here may throw: a
+ * bridge reports its own failures.
+ */
+export interface PubSubBridge {
+  /** Attaches a server's hub; the link lives until the server closes. */
+  attach(hub: LocalHub): PubSubBridgeLink;
+}
+
+/** What a hub tells its {@link PubSubBridge}. */
+export interface PubSubBridgeLink {
+  /** `topic` gained its first subscriber on this server. */
+  subscribed(topic: string): void;
+  /** `topic` lost its last subscriber on this server. */
+  unsubscribed(topic: string): void;
+  /**
+   * A message was published on this server (and already delivered locally). `payload` may be the
+   * publisher's own bytes: copy them if they are kept past the call.
+   */
+  published(topic: string, payload: Uint8Array, binary: boolean): void;
+  /** The server closed: no more calls follow. */
+  detach(): void;
 }
 
 /** The options of one `publish()`. */
@@ -59,6 +105,8 @@ export class Hub {
   #published = 0;
   #delivered = 0;
   #dropped = 0;
+  // Set only with a bridge: the hot path without one pays a single comparison.
+  #link: PubSubBridgeLink | undefined;
 
   constructor(options: PubSubOptions = {}) {
     const backlog = options.backlog ?? DEFAULT_BACKLOG;
@@ -67,6 +115,28 @@ export class Hub {
     if (policy !== "close" && policy !== "skip") throw new RangeError(`slowSubscriber must be "close" or "skip": ${String(policy)}`);
     this.#backlog = backlog;
     this.#skip = policy === "skip";
+    const bridge = options.bridge;
+    if (bridge !== undefined) {
+      if (typeof bridge?.attach !== "function") throw new TypeError("pubsub.bridge must have an attach() method");
+      const hub = this;
+      const local: LocalHub = {
+        deliver: (topic, data) => {
+          checkTopic(topic);
+          return this.#deliver(topic, typeof data !== "string", toBytes(data), undefined);
+        },
+        get topics() {
+          return hub.topics;
+        },
+      };
+      this.#link = bridge.attach(local);
+    }
+  }
+
+  /** Detaches the bridge, if any; the server closed. Publishing after this is local only. */
+  close(): void {
+    const link = this.#link;
+    this.#link = undefined;
+    link?.detach();
   }
 
   /** Messages published, deliveries queued, and deliveries not made to slow subscribers. */
@@ -90,7 +160,10 @@ export class Hub {
     if (topics.has(topic)) return false;
     topics.add(topic);
     let subscribers = this.#topics.get(topic);
-    if (subscribers === undefined) this.#topics.set(topic, (subscribers = new Set()));
+    if (subscribers === undefined) {
+      this.#topics.set(topic, (subscribers = new Set()));
+      this.#link?.subscribed(topic);
+    }
     subscribers.add(endpoint);
     return true;
   }
@@ -136,6 +209,12 @@ export class Hub {
     const binary = typeof data !== "string";
     const payload = toBytes(data);
     this.#published++;
+    const sent = this.#deliver(topic, binary, payload, except);
+    this.#link?.published(topic, payload, binary);
+    return sent;
+  }
+
+  #deliver(topic: string, binary: boolean, payload: Uint8Array, except: Endpoint | undefined): number {
     const subscribers = this.#topics.get(topic);
     if (subscribers === undefined) return 0;
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
@@ -183,7 +262,10 @@ export class Hub {
     const subscribers = this.#topics.get(topic);
     if (subscribers === undefined) return;
     subscribers.delete(endpoint);
-    if (subscribers.size === 0) this.#topics.delete(topic);
+    if (subscribers.size === 0) {
+      this.#topics.delete(topic);
+      this.#link?.unsubscribed(topic);
+    }
   }
 
   #leaveAll(endpoint: Endpoint): void {

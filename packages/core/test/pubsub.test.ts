@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConnectionGroup, type ServerApi, type ServerSocketFor } from "../src/connection-group.ts";
 import { UsageError } from "../src/errors.ts";
 import { type Compressor, type DeflateBackend, type Decompressor, permessageDeflate } from "../src/permessage-deflate.ts";
-import { Hub } from "../src/pubsub.ts";
+import { Hub, type LocalHub, type PubSubBridge } from "../src/pubsub.ts";
 import { toTransport, type Transport, type TransportLike, type TransportSink } from "../src/transport.ts";
 import { WebSocketBase } from "../src/websocket.ts";
 import { connectWebSocket, type WebSocketStreamBase } from "../src/websocket-stream.ts";
@@ -266,6 +266,84 @@ describe("pub/sub", () => {
     expect(() => group.publish("t", {} as unknown as string)).toThrow(TypeError);
     expect(() => new Hub({ backlog: -1 })).toThrow(RangeError);
     expect(() => new Hub({ slowSubscriber: "queue" as "skip" })).toThrow(RangeError);
+  });
+});
+
+// A bridge that records what the hub tells it, and can deliver as another process would.
+function fakeBridge() {
+  const events: unknown[][] = [];
+  const hubs: LocalHub[] = [];
+  const bridge: PubSubBridge = {
+    attach(hub) {
+      hubs.push(hub);
+      events.push(["attach"]);
+      return {
+        subscribed: (topic) => events.push(["subscribed", topic]),
+        unsubscribed: (topic) => events.push(["unsubscribed", topic]),
+        // Copied: the bytes may be the publisher's own.
+        published: (topic, payload, binary) => events.push(["published", topic, payload.slice(), binary]),
+        detach: () => events.push(["detach"]),
+      };
+    },
+  };
+  return { bridge, events, hubs };
+}
+
+describe("a pub/sub bridge", () => {
+  it("is told when a topic gains its first subscriber and loses its last, and when the server closes", async () => {
+    const { bridge, events } = fakeBridge();
+    const group = new ConnectionGroup({ handler: () => {}, pubsub: { bridge } });
+    const [a, b] = [await join(group), await join(group)];
+    a.server.subscribe("news");
+    b.server.subscribe("news");
+    b.server.subscribe("sport");
+    a.server.unsubscribe("news");
+    expect(events).toEqual([["attach"], ["subscribed", "news"], ["subscribed", "sport"]]);
+    b.server.unsubscribe("news");
+    expect(events.at(-1)).toEqual(["unsubscribed", "news"]);
+    await within(group.closeAll());
+    // b's close left "sport", then the hub let go of the bridge.
+    expect(events.slice(-2)).toEqual([["unsubscribed", "sport"], ["detach"]]);
+  });
+
+  it("is handed every local publish, text or binary, after the local delivery", async () => {
+    const { bridge, events } = fakeBridge();
+    const group = new ConnectionGroup({ handler: () => {}, pubsub: { bridge } });
+    const a = await join(group);
+    a.server.subscribe("t");
+    expect(group.publish("t", "hello")).toBe(1);
+    expect(a.server.publish("t", Uint8Array.of(1, 2))).toBe(0);
+    // A publish to a topic nobody here follows still goes out: other processes may follow it.
+    expect(group.publish("elsewhere", new Uint16Array([0x0201]).buffer)).toBe(0);
+    expect(events.slice(2)).toEqual([
+      ["published", "t", new TextEncoder().encode("hello"), false],
+      ["published", "t", Uint8Array.of(1, 2), true],
+      ["published", "elsewhere", Uint8Array.of(1, 2), true],
+    ]);
+    await until(() => a.messages.length === 1);
+    expect(a.messages).toEqual(["hello"]);
+  });
+
+  it("delivers what the bridge brings to local subscribers only, without handing it back", async () => {
+    const { bridge, events, hubs } = fakeBridge();
+    const group = new ConnectionGroup({ handler: () => {}, pubsub: { bridge } });
+    const [a, b] = [await join(group), await join(group)];
+    a.server.subscribe("t");
+    b.server.subscribe("t");
+    const hub = hubs[0]!;
+    expect(hub.topics).toEqual(["t"]);
+    expect(hub.deliver("t", "from afar")).toBe(2);
+    expect(hub.deliver("t", Uint8Array.of(9))).toBe(2);
+    expect(hub.deliver("nobody", "x")).toBe(0);
+    await until(() => a.messages.length === 2 && b.messages.length === 2);
+    expect(a.messages).toEqual(["from afar", Uint8Array.of(9)]);
+    expect(b.messages).toEqual(["from afar", Uint8Array.of(9)]);
+    expect(events.filter((event) => event[0] === "published")).toEqual([]);
+    expect(() => hub.deliver(7 as unknown as string, "x")).toThrow(TypeError);
+  });
+
+  it("throws at construction for a bridge without attach()", () => {
+    expect(() => new Hub({ bridge: {} as PubSubBridge })).toThrow(TypeError);
   });
 });
 
