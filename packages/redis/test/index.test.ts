@@ -19,10 +19,10 @@ afterEach(async () => {
   redis = undefined;
 });
 
-async function cluster(count: number): Promise<ServerProcess[]> {
+async function cluster(count: number, runtimes: ("node" | "bun" | "deno")[] = []): Promise<ServerProcess[]> {
   redis = await startRedis();
   const url = redis.url;
-  const started = await Promise.all(Array.from({ length: count }, () => startServer(url)));
+  const started = await Promise.all(Array.from({ length: count }, (_, i) => startServer(url, runtimes[i] ?? "node")));
   servers.push(...started);
   return started;
 }
@@ -72,6 +72,17 @@ describe("@wsstream/redis", () => {
     // Nobody got a message twice (a process skips its own echo from Redis).
     for (const member of everyone) expect(member.texts("hello ")).toEqual(["hello 0"]);
     expect(onA.texts("goal ")).toEqual([]);
+  });
+
+  it("works the same between Node, Bun and Deno processes", async () => {
+    const processes = await cluster(3, ["node", "bun", "deno"]);
+    const members = await Promise.all(processes.map((server) => client(server, ["mixed"])));
+    for (const [i, member] of members.entries()) member.publish("mixed", `from${i}-`, 50, i === 1);
+    await eventually(10_000, "every message at every member", () => members.every((member) => member.received.length === 1 + 150));
+    for (const member of members) {
+      for (let i = 0; i < 3; i++) expect(member.texts(`from${i}-`)).toEqual(Array.from({ length: 50 }, (_, n) => `from${i}-${n}`));
+      expect(member.received.filter((message) => message.binary).length).toBe(50);
+    }
   });
 
   it("keeps each publisher's order across processes", async () => {
