@@ -15,6 +15,7 @@ export {
   WebSocketStream,
   type WebSocketStreamOptions,
 } from "./client.ts";
+export { type Closable, type ClusterOptions, type ClusterPrimary, clusterServe, type ClusterWorker } from "./cluster.ts";
 export {
   type Handler,
   handleStream,
