@@ -8,12 +8,19 @@
  * `PORT` (default 8080, 0 picks a free one) and `HOST` (default 127.0.0.1) choose where it
  * listens; once ready it prints `chat on http://HOST:PORT` with the port actually bound.
  *
+ * Several processes behind one port: `CHAT_WORKERS=N` runs N workers with `clusterServe()`
+ * (node:cluster shares the port), and `REDIS_URL=redis://...` joins their rooms through Redis
+ * (`@wsstream/redis`) so members on different workers see each other's messages. Each worker
+ * names itself in the handshake's `X-Chat-Worker` header (its pid). SIGHUP to the primary
+ * restarts the workers one at a time.
+ *
  * @module
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { upgradeHandler, type WebSocketStreamBase } from "@wsstream/node";
+import { clusterServe, upgradeHandler, type WebSocketStreamBase } from "@wsstream/node";
+import { type RedisBridge, redisBridge } from "@wsstream/redis";
 import { browserModule } from "./browser-module.ts";
 
 /** Messages over this many bytes close the sender's connection with 1009. */
@@ -25,6 +32,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`PORT must be an integer from 0 to 65535: ${process.env.PORT}`);
   process.exit(2);
 }
+const workers = process.env.CHAT_WORKERS === undefined ? 0 : Number(process.env.CHAT_WORKERS);
+if (!Number.isInteger(workers) || workers < 0) {
+  console.error(`CHAT_WORKERS must be a whole number: ${process.env.CHAT_WORKERS}`);
+  process.exit(2);
+}
+const redisUrl = process.env.REDIS_URL;
 
 const page = await readFile(new URL("./index.html", import.meta.url));
 
@@ -65,15 +78,20 @@ async function join(ws: WebSocketStreamBase): Promise<void> {
  */
 function sameOrigin(request: Request): Response | undefined {
   const origin = request.headers.get("origin");
-  if (origin === null) return undefined;
+  if (origin === null) return workerHeader();
   let host: string | undefined;
   try {
     host = new URL(origin).host;
   } catch {
     // `Origin: null` (a sandboxed page, a file) or garbage.
   }
-  if (host === new URL(request.url).host) return undefined;
+  if (host === new URL(request.url).host) return workerHeader();
   return new Response("Cross-origin WebSocket connections are not allowed\n", { status: 403 });
+}
+
+/** In a cluster, the worker that accepted names itself (for the curious, and the tests). */
+function workerHeader(): { headers: HeadersInit } | undefined {
+  return workers > 0 ? { headers: { "X-Chat-Worker": String(process.pid) } } : undefined;
 }
 
 function onRequest(request: IncomingMessage, response: ServerResponse): void {
@@ -98,39 +116,70 @@ function onRequest(request: IncomingMessage, response: ServerResponse): void {
   }
 }
 
-const chat = upgradeHandler({
-  path: "/chat",
-  maxMessageSize: MAX_MESSAGE_BYTES,
-  // Browsers and proxies drop idle connections: ping every 30 s.
-  keepalive: { interval: 30_000, timeout: 10_000 },
-  pubsub: { backlog: SLOW_MEMBER_BACKLOG, slowSubscriber: "close" },
-  upgrade: sameOrigin,
-  handler: join,
-});
-const server = createServer(onRequest);
-server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-  chat.handleUpgrade(request, socket, head).catch(() => socket.destroy());
-});
-
-await new Promise<void>((resolve, reject) => {
-  server.once("error", reject);
-  server.listen(port, hostname, () => resolve());
-});
-const address = server.address();
-const boundPort = typeof address === "object" && address !== null ? address.port : port;
-const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-console.log(`chat on http://${host}:${boundPort}`);
-
-let stopping = false;
-async function stop(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
-  stopping = true;
-  server.close();
-  server.closeAllConnections();
-  // Closes every member with 1001; each close is bounded by the close timeout, so this ends.
-  const { connections, clean } = await chat.close();
-  console.log(`closed ${connections} connections, ${clean} cleanly`);
-  process.exit(0);
+/** Starts one chat server (the whole program, or one worker of a cluster); resolves once it listens. */
+async function startChat(): Promise<{ port: number; close(): Promise<void> }> {
+  // With Redis, a message published here also reaches the members on the other workers.
+  const bridge: RedisBridge | undefined = redisUrl === undefined ? undefined : redisBridge({ url: redisUrl });
+  const chat = upgradeHandler({
+    path: "/chat",
+    maxMessageSize: MAX_MESSAGE_BYTES,
+    // Browsers and proxies drop idle connections: ping every 30 s.
+    keepalive: { interval: 30_000, timeout: 10_000 },
+    pubsub: { backlog: SLOW_MEMBER_BACKLOG, slowSubscriber: "close", bridge },
+    upgrade: sameOrigin,
+    handler: join,
+  });
+  const server = createServer(onRequest);
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    chat.handleUpgrade(request, socket, head).catch(() => socket.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address !== null ? address.port : port,
+    close: async () => {
+      server.close();
+      server.closeAllConnections();
+      // Closes every member with 1001; each close is bounded by the close timeout, so this ends.
+      const { connections, clean } = await chat.close();
+      await bridge?.close();
+      console.log(`closed ${connections} connections, ${clean} cleanly`);
+    },
+  };
 }
-process.on("SIGINT", (signal) => void stop(signal));
-process.on("SIGTERM", (signal) => void stop(signal));
+
+const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+let stopping = false;
+if (workers === 0) {
+  const chat = await startChat();
+  console.log(`chat on http://${host}:${chat.port}`);
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+    stopping = true;
+    await chat.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", (signal) => void stop(signal));
+  process.on("SIGTERM", (signal) => void stop(signal));
+} else {
+  const node = await clusterServe({ workers, start: startChat });
+  if (node.role === "primary") {
+    console.log(`chat on http://${host}:${node.port} (${workers} workers${redisUrl === undefined ? ", no REDIS_URL: each worker is its own room" : ", rooms joined through Redis"})`);
+    process.on("SIGHUP", () => void node.restart().then(() => console.log(`restarted: workers ${node.workers.join(", ")}`)));
+    const stop = async (signal: NodeJS.Signals): Promise<void> => {
+      if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+      stopping = true;
+      await node.close();
+      process.exit(0);
+    };
+    process.on("SIGINT", (signal) => void stop(signal));
+    process.on("SIGTERM", (signal) => void stop(signal));
+  } else {
+    // The primary stops the workers (Ctrl-C reaches every process of the group).
+    process.on("SIGINT", () => {});
+    process.on("SIGTERM", () => {});
+  }
+}

@@ -87,15 +87,20 @@ export async function clusterServe<T extends Closable>(options: ClusterOptions<T
 async function runWorker<T extends Closable>(start: () => Promise<T> | T): Promise<ClusterWorker<T>> {
   const server = await start();
   let closing = false;
-  process.on("message", (message: unknown) => {
-    if (message !== CLOSE || closing) return;
+  const close = (): void => {
+    if (closing) return;
     closing = true;
     // Stop accepting, close every connection with 1001 after what is queued, then leave.
     server.close().then(() => process.exit(0), (error: unknown) => {
       console.error(error);
       process.exit(1);
     });
+  };
+  process.on("message", (message: unknown) => {
+    if (message === CLOSE) close();
   });
+  // The primary is gone: nobody will hand this worker connections any more.
+  process.on("disconnect", close);
   return { role: "worker", server };
 }
 

@@ -4,20 +4,24 @@
 import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket as WsSocket } from "ws";
-import { type Example, Inbox, settlesWithin, startExample, within } from "./fixtures/helpers.ts";
+import { type RedisServer, startRedis } from "../../redis/test/helpers.ts";
+import { eventually, type Example, Inbox, settlesWithin, startExample, within } from "./fixtures/helpers.ts";
 
-const READY = /^chat on http:\/\/127\.0\.0\.1:(\d+)$/;
+const READY = /^chat on http:\/\/127\.0\.0\.1:(\d+)(?: \(.*\))?$/;
 
 const examples: Example[] = [];
 const clients: WsSocket[] = [];
 
+const redisServers: RedisServer[] = [];
+
 afterEach(async () => {
   for (const client of clients.splice(0)) client.terminate();
   await Promise.all(examples.splice(0).map((example) => example.stop("SIGKILL", 5000)));
+  await Promise.all(redisServers.splice(0).map((redis) => redis.stop()));
 });
 
-async function startChat(): Promise<{ example: Example; port: number }> {
-  const example = await startExample("examples/chat/server.ts", { PORT: "0" }, READY);
+async function startChat(env: Record<string, string> = {}): Promise<{ example: Example; port: number }> {
+  const example = await startExample("examples/chat/server.ts", { PORT: "0", ...env }, READY, 30_000);
   examples.push(example);
   return { example, port: Number(example.match[1]) };
 }
@@ -25,6 +29,10 @@ async function startChat(): Promise<{ example: Example; port: number }> {
 /** A chat member: a `ws` client with an inbox of what the room sends it. */
 interface Member {
   readonly socket: WsSocket;
+  /** The pid in the handshake's `X-Chat-Worker` header (a clustered chat), or undefined. */
+  readonly worker: string | undefined;
+  /** Every text message received, also those taken from `messages`. */
+  readonly texts: string[];
   readonly messages: Inbox<{ text: string; isBinary: boolean }>;
   readonly closed: Promise<{ code: number; reason: string }>;
 }
@@ -33,7 +41,16 @@ async function joinChat(port: number, options: ConstructorParameters<typeof WsSo
   const socket = new WsSocket(`ws://127.0.0.1:${port}/chat`, options);
   clients.push(socket);
   const messages = new Inbox<{ text: string; isBinary: boolean }>();
-  socket.on("message", (data, isBinary) => messages.push({ text: String(data), isBinary }));
+  let worker: string | undefined;
+  socket.once("upgrade", (response: IncomingMessage) => {
+    const header = response.headers["x-chat-worker"];
+    worker = typeof header === "string" ? header : undefined;
+  });
+  const texts: string[] = [];
+  socket.on("message", (data, isBinary) => {
+    messages.push({ text: String(data), isBinary });
+    texts.push(String(data));
+  });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     socket.once("close", (code, reason) => {
       messages.end(new Error(`closed with ${code}`));
@@ -44,7 +61,7 @@ async function joinChat(port: number, options: ConstructorParameters<typeof WsSo
     socket.once("open", resolve);
     socket.once("error", reject);
   }));
-  return { socket, messages, closed };
+  return { socket, worker, texts, messages, closed };
 }
 
 /** The status of an upgrade request the server refuses. */
@@ -79,6 +96,36 @@ describe("examples/chat/server.ts", () => {
     expect((await within(5000, "the missing module", fetch(`http://127.0.0.1:${port}/wsstream/node.js`))).status).toBe(404);
     expect((await within(5000, "the 404", fetch(`http://127.0.0.1:${port}/nothing-here`))).status).toBe(404);
     expect((await within(5000, "the 426", fetch(`http://127.0.0.1:${port}/chat`))).status).toBe(426);
+  });
+
+  it("runs as several workers behind one port, whose members chat with each other through Redis", async () => {
+    const redis = await startRedis();
+    redisServers.push(redis);
+    const { example, port } = await startChat({ CHAT_WORKERS: "2", REDIS_URL: redis.url });
+    expect(example.output()).toBe(`chat on http://127.0.0.1:${port} (2 workers, rooms joined through Redis)\n`);
+    // Connections are handed to the workers in turn: join until two workers are seen.
+    const byWorker = new Map<string, Member>();
+    for (let i = 0; i < 20 && byWorker.size < 2; i++) {
+      const member = await joinChat(port);
+      expect(member.worker).toMatch(/^\d+$/);
+      if (!byWorker.has(member.worker!)) byWorker.set(member.worker!, member);
+    }
+    expect(byWorker.size).toBe(2);
+    const [alice, bob] = [...byWorker.values()] as [Member, Member];
+    // A room's Redis subscription is made once its first member joins: wait until a message
+    // from each side reaches the other.
+    for (const [from, to] of [[alice, bob], [bob, alice]] as const) {
+      let attempt = 0;
+      await eventually(10_000, "a probe from one worker to the other", () => {
+        from.socket.send(`probe ${attempt++}`);
+        return to.texts.some((text) => text.startsWith("probe "));
+      });
+      to.texts.length = 0;
+    }
+    alice.socket.send("hello from another worker");
+    await eventually(5000, "alice's message at bob's worker", () => bob.texts.includes("hello from another worker"));
+    bob.socket.send("hi alice");
+    await eventually(5000, "bob's message at alice's worker", () => alice.texts.includes("hi alice"));
   });
 
   it("broadcasts a text message from one member to every member, the sender included", async () => {
