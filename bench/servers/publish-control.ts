@@ -35,6 +35,8 @@ export interface PublishServer {
   subscribers(): number;
   /** Sends `payload` to every subscriber of {@link TOPIC}, the server's own way. */
   publish(payload: Uint8Array): void;
+  /** More commands, by name: each answers with the object it returns (publish-wsstream-node-redis.ts's `hop`). */
+  readonly commands?: Record<string, () => object>;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -69,6 +71,8 @@ export function servePublishControl(server: PublishServer): void {
     } else if (command === "publish") {
       const [messages, size, batch] = args.map(Number) as [number, number, number];
       console.log(JSON.stringify(await publishRun(server, messages, size, Math.max(1, batch))));
+    } else if (server.commands?.[command!] !== undefined) {
+      console.log(JSON.stringify(server.commands[command!]!()));
     } else {
       console.log(JSON.stringify({ error: `Unknown command: ${line}` }));
     }
