@@ -33,6 +33,11 @@ export interface ListenOptions {
    * (`key`, `cert`, ...).
    */
   readonly tls?: TLSOptions;
+  /**
+   * Lets several processes listen on the same port (`SO_REUSEPORT`, Linux): the kernel spreads
+   * the connections between them. Passed to `Bun.listen()`. Default `false`.
+   */
+  readonly reusePort?: boolean;
 }
 
 /**
@@ -70,6 +75,7 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
     hostname,
     port: options.port ?? 0,
     tls: options.tls,
+    reusePort: options.reusePort === true,
     allowHalfOpen: true,
     socket: {
       ...SocketTransport.handlers,

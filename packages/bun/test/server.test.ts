@@ -13,6 +13,7 @@ import {
   sameBytes,
   settlesWithin,
   sleep,
+  startExample,
   track,
   upgradeRequest,
   within,
@@ -398,5 +399,25 @@ describe("Server.stats and ping() over real sockets", () => {
     });
     // Client: "abc" (2+4+3), its Pong (2+4+4) and its Close (2+4+2); server: its Ping (2+4), "abc" (2+3), Close (2+2).
     expect(sa).toMatchObject({ bytesOut: 9 + 10 + 8, bytesIn: 6 + 5 + 4, framesIn: 3, framesOut: 3 });
+  });
+});
+
+describe("serve() with reusePort", () => {
+  it("lets two processes accept connections on the one port", async () => {
+    const first = await startExample("packages/bun/test/fixtures/reuse-port.ts", { PORT: "0" }, /^listening (\d+)$/);
+    const port = first.match[1]!;
+    const second = await startExample("packages/bun/test/fixtures/reuse-port.ts", { PORT: port }, /^listening (\d+)$/);
+    expect(second.match[1]).toBe(port);
+    // The kernel spreads connections by their addresses: a few reach both processes.
+    const pids = new Set<string>();
+    for (let i = 0; i < 50 && pids.size < 2; i++) {
+      const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+      pids.add(await within(5000, "the server's pid", new Promise<string>((resolve, reject) => {
+        client.onmessage = (event) => resolve(String(event.data));
+        client.onerror = () => reject(new Error("the connection failed"));
+      })));
+      client.close();
+    }
+    expect(pids.size).toBe(2);
   });
 });

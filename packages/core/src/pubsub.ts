@@ -48,10 +48,11 @@ export interface PubSubOptions {
  */
 export interface LocalHub {
   /**
-   * Sends `data` to this server's subscribers of `topic`, framed once, without handing it back
-   * to the bridge; returns how many it was queued for.
+   * Sends `payload` (UTF-8 text, or binary) to this server's subscribers of `topic`, framed
+   * once, without handing it back to the bridge; returns how many it was queued for. Text must
+   * be valid UTF-8: the bridge checks what it did not publish itself.
    */
-  deliver(topic: string, data: PublishData): number;
+  deliver(topic: string, payload: Uint8Array, binary: boolean): number;
   /** The topics with at least one subscriber on this server. */
   readonly topics: readonly string[];
 }
@@ -120,9 +121,10 @@ export class Hub {
       if (typeof bridge?.attach !== "function") throw new TypeError("pubsub.bridge must have an attach() method");
       const hub = this;
       const local: LocalHub = {
-        deliver: (topic, data) => {
+        deliver: (topic, payload, binary) => {
           checkTopic(topic);
-          return this.#deliver(topic, typeof data !== "string", toBytes(data), undefined);
+          if (!(payload instanceof Uint8Array)) throw new TypeError("Cannot deliver: the payload must be a Uint8Array");
+          return this.#deliver(topic, binary === true, payload, undefined);
         },
         get topics() {
           return hub.topics;

@@ -332,14 +332,15 @@ describe("a pub/sub bridge", () => {
     b.server.subscribe("t");
     const hub = hubs[0]!;
     expect(hub.topics).toEqual(["t"]);
-    expect(hub.deliver("t", "from afar")).toBe(2);
-    expect(hub.deliver("t", Uint8Array.of(9))).toBe(2);
-    expect(hub.deliver("nobody", "x")).toBe(0);
+    expect(hub.deliver("t", new TextEncoder().encode("from afar"), false)).toBe(2);
+    expect(hub.deliver("t", Uint8Array.of(9), true)).toBe(2);
+    expect(hub.deliver("nobody", Uint8Array.of(9), true)).toBe(0);
     await until(() => a.messages.length === 2 && b.messages.length === 2);
     expect(a.messages).toEqual(["from afar", Uint8Array.of(9)]);
     expect(b.messages).toEqual(["from afar", Uint8Array.of(9)]);
     expect(events.filter((event) => event[0] === "published")).toEqual([]);
-    expect(() => hub.deliver(7 as unknown as string, "x")).toThrow(TypeError);
+    expect(() => hub.deliver(7 as unknown as string, Uint8Array.of(9), true)).toThrow(TypeError);
+    expect(() => hub.deliver("t", "text" as unknown as Uint8Array, false)).toThrow(TypeError);
   });
 
   it("throws at construction for a bridge without attach()", () => {

@@ -33,6 +33,12 @@ export interface ListenOptions {
   readonly hostname?: string;
   /** Serve `wss:`: the PEM certificate chain and key, passed to `Deno.listenTls()`. */
   readonly tls?: Deno.TlsCertifiedKeyPem;
+  /**
+   * Lets several processes listen on the same port (`SO_REUSEPORT`, Linux): the kernel spreads
+   * the connections between them. Passed to `Deno.listen()`, where it is still unstable: run
+   * with `--unstable-net`. Not for `tls`. Default `false`.
+   */
+  readonly reusePort?: boolean;
 }
 
 /**
@@ -66,8 +72,9 @@ export interface Server<A extends ServerApi = "stream"> extends ServerConnection
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
+  if (options.reusePort === true && options.tls !== undefined) throw new TypeError("reusePort is for plain TCP: Deno.listenTls() has no such option");
   const listener: Deno.Listener = options.tls === undefined
-    ? Deno.listen({ hostname, port })
+    ? Deno.listen({ hostname, port, ...(options.reusePort === true ? { reusePort: true } : {}) } as Deno.TcpListenOptions)
     : Deno.listenTls({ hostname, port, ...options.tls, alpnProtocols: ["http/1.1"] });
   const group = new ConnectionGroup(options, { sha1, debug: envDebug() });
   const state = { stopped: false };

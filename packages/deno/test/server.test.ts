@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type WebSocketStreamBase, WebSocketError } from "@wsstream/core";
 import { WebSocketStream, type WebSocketStreamOptions } from "../src/client.ts";
 import { handleConnection, serve, type ServeOptions, type Server } from "../src/server.ts";
+import { runCleanups, startProgram } from "./fixtures/helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -27,6 +28,7 @@ afterEach(async () => {
     }
   }
   await within(15_000, "the servers to close", Promise.all(servers.splice(0).map((server) => server.close())));
+  await runCleanups();
 });
 
 /** `promise`, or a rejection naming `what` after `ms` milliseconds. */
@@ -520,5 +522,30 @@ describe("Server.stats and ping() over real sockets", () => {
     });
     // Client: "abc" (2+4+3), its Pong (2+4+4) and its Close (2+4+2); server: its Ping (2+4), "abc" (2+3), Close (2+2).
     expect(sa).toMatchObject({ bytesOut: 9 + 10 + 8, bytesIn: 6 + 5 + 4, framesIn: 3, framesOut: 3 });
+  });
+});
+
+describe("serve() with reusePort", () => {
+  it("lets two processes accept connections on the one port", async () => {
+    const args = ["run", "--allow-net", "--allow-env=PORT", "--unstable-net", "--conditions=wsstream-source", "--config", "packages/deno/deno.json", "packages/deno/test/fixtures/reuse-port.ts"];
+    const first = await startProgram(args, { PORT: "0" });
+    const port = /^listening (\d+)$/.exec(first.line)![1]!;
+    const second = await startProgram(args, { PORT: port });
+    expect(second.line).toBe(`listening ${port}`);
+    // The kernel spreads connections by their addresses: a few reach both processes.
+    const pids = new Set<string>();
+    for (let i = 0; i < 50 && pids.size < 2; i++) {
+      const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+      pids.add(await within(5000, "the server's pid", new Promise<string>((resolve, reject) => {
+        client.onmessage = (event) => resolve(String(event.data));
+        client.onerror = () => reject(new Error("the connection failed"));
+      })));
+      client.close();
+    }
+    expect(pids.size).toBe(2);
+  });
+
+  it("is refused with tls, which has no such option", async () => {
+    await expect(serve({ reusePort: true, tls: { cert, key }, handler: () => {} })).rejects.toThrow(TypeError);
   });
 });

@@ -65,6 +65,13 @@ export interface ListenOptions {
    * connection. Default: 404.
    */
   readonly onRequest?: (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => void;
+  /**
+   * Lets several processes listen on the same port (`SO_REUSEPORT`, Linux): the kernel spreads
+   * the connections between them. Node has it from 22.12 and 23.1 (`server.listen({ reusePort })`);
+   * on older versions `serve()` throws a `TypeError`: use {@link clusterServe}, which works on
+   * every version. Default `false`.
+   */
+  readonly reusePort?: boolean;
 }
 
 /**
@@ -95,6 +102,9 @@ export interface Server<A extends ServerApi = "stream"> extends ServerConnection
  * ```
  */
 export async function serve<A extends ServerApi = "stream">(options: ServeOptions<A>): Promise<Server<A>> {
+  if (options.reusePort === true && !hasReusePort()) {
+    throw new TypeError(`reusePort needs Node 22.12 or later (this is ${process.version}): use clusterServe()`);
+  }
   if (options.http2 === true) return serveHttp2(options);
   const group = new ConnectionGroup(options, { sha1, allocate, debug: envDebug() });
   const scheme = options.tls === undefined ? "ws:" : "wss:";
@@ -115,7 +125,8 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   const hostname = options.hostname ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
-    listener.listen(options.port ?? 0, hostname, () => {
+    const listen = { port: options.port ?? 0, host: hostname, ...(options.reusePort === true ? { reusePort: true } : {}) };
+    listener.listen(listen, () => {
       listener.off("error", reject);
       resolve();
     });
@@ -139,6 +150,12 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
       return report;
     },
   };
+}
+
+/** Whether `server.listen()` takes `reusePort`: Node 22.12+ (22.x) or 23.1+. */
+function hasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /** Options of {@link handleUpgrade}: those of {@link serve} that concern one connection. */
@@ -373,7 +390,8 @@ async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promis
   const hostname = options.hostname ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
-    listener.listen(options.port ?? 0, hostname, () => {
+    const listen = { port: options.port ?? 0, host: hostname, ...(options.reusePort === true ? { reusePort: true } : {}) };
+    listener.listen(listen, () => {
       listener.off("error", reject);
       resolve();
     });

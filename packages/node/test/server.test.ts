@@ -578,3 +578,21 @@ describe("Server.stats and ping() over real sockets", () => {
     expect(sa).toMatchObject({ bytesOut: 9 + 10 + 8, bytesIn: 6 + 5 + 4, framesIn: 3, framesOut: 3 });
   });
 });
+
+describe("serve() with reusePort", () => {
+  it("lets two servers listen on the one port where Node has it, and throws a TypeError naming clusterServe() where not", async () => {
+    const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+    const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+    if (!supported) {
+      await expect(serve({ reusePort: true, handler: () => {} })).rejects.toThrow(/reusePort needs Node 22\.12 or later .*clusterServe\(\)/);
+      return;
+    }
+    const first = await serve({ reusePort: true, handler: () => {} });
+    const second = await serve({ port: first.port, reusePort: true, handler: () => {} }).catch(async (error: unknown) => {
+      await first.close();
+      throw error;
+    });
+    expect(second.port).toBe(first.port);
+    await Promise.all([first.close(), second.close()]);
+  });
+});
