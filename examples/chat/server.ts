@@ -76,7 +76,7 @@ async function join(ws: WebSocketStreamBase): Promise<void> {
  * The upgrade hook. A browser always sends `Origin`, and lets any page open a WebSocket to any
  * server: only this page's own origin may join. Clients that are not browsers send none.
  */
-function sameOrigin(request: Request): Response | undefined {
+function sameOrigin(request: Request): Response | { headers: HeadersInit } | undefined {
   const origin = request.headers.get("origin");
   if (origin === null) return workerHeader();
   let host: string | undefined;

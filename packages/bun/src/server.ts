@@ -75,7 +75,8 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
     hostname,
     port: options.port ?? 0,
     tls: options.tls,
-    reusePort: options.reusePort === true,
+    // In Bun.listen() since Bun 1.1 (SO_REUSEPORT), though not in its TCPSocketListenOptions type.
+    ...(options.reusePort === true ? { reusePort: true } : {}),
     allowHalfOpen: true,
     socket: {
       ...SocketTransport.handlers,

@@ -4,7 +4,7 @@
  * with `ReconnectingWebSocket` clients coming back to the new workers.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { clusterServe, ReconnectingWebSocket } from "../src/index.ts";
+import { clusterServe, type ReconnectEvent, ReconnectingWebSocket } from "../src/index.ts";
 import { eventually, type Example, startScript, within } from "./fixtures/helpers.ts";
 
 const READY = /^cluster (\d+) ([\d,]+)$/;
@@ -28,8 +28,8 @@ function member(port: number) {
   sockets.push(socket);
   const messages: string[] = [];
   const ends: number[] = [];
-  socket.addEventListener("message", (event) => messages.push(String(event.data)));
-  socket.addEventListener("reconnecting", (event) => ends.push(event.code));
+  socket.onmessage = (event) => messages.push(String(event.data));
+  socket.addEventListener("reconnecting", (event) => ends.push((event as ReconnectEvent).code));
   const pids = () => messages.filter((message) => message.startsWith("pid ")).map((message) => Number(message.slice(4)));
   return { socket, messages, ends, pids };
 }
