@@ -71,7 +71,14 @@ export function start(command: string, args: string[], env: Record<string, strin
   child.stdout!.setEncoding("utf8").on("data", onData);
   child.stderr!.setEncoding("utf8").on("data", (text: string) => (output += text));
   let exitCode: number | string | undefined;
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve((exitCode = code ?? signal ?? -1))));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve((exitCode = code ?? signal ?? -1)));
+    // A missing binary (redis-server not installed: scripts/ensure-redis.sh installs it).
+    child.once("error", (error) => {
+      output += `${command}: ${error.message}\n`;
+      resolve((exitCode = "spawn error"));
+    });
+  });
   const killGroup = (): void => {
     try {
       process.kill(-child.pid!, "SIGKILL");
