@@ -5,7 +5,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
+import type { LocalHub } from "@wsstream/core";
 import * as redisPackage from "../src/index.ts";
+import { type RedisBridge, redisBridge } from "../src/index.ts";
 import { type Client, connect, eventually, type RedisServer, type ServerProcess, sleep, startRedis, startServer, within } from "./helpers.ts";
 
 const servers: ServerProcess[] = [];
@@ -46,9 +48,61 @@ async function channelCounts(url: string, channels: string[]): Promise<Record<st
   }
 }
 
+/** A hub that records what a bridge delivers to it. */
+function recordingHub(topics: string[] = []): LocalHub & { got: [string, string, boolean][] } {
+  const got: [string, string, boolean][] = [];
+  return { got, topics, deliver: (topic, payload, binary) => (got.push([topic, new TextDecoder().decode(payload), binary]), 1) };
+}
+
 describe("@wsstream/redis", () => {
   it("exports redisBridge only", () => {
     expect(Object.keys(redisPackage).sort()).toEqual(["redisBridge"]);
+  });
+
+  it("checks its options at the call", () => {
+    expect(() => redisBridge({ prefix: 7 as unknown as string })).toThrow(TypeError);
+    expect(() => redisBridge({ onError: "log" as unknown as () => void })).toThrow(TypeError);
+  });
+
+  it("carries a publish between two bridges, skips its own echo, and hands it to the other hubs of its own process", async () => {
+    redis = await startRedis();
+    const bridges: RedisBridge[] = [];
+    try {
+      const errors: Error[] = [];
+      const [a, b] = [redisBridge({ url: redis.url, onError: (error) => errors.push(error) }), redisBridge({ url: redis.url, onError: (error) => errors.push(error) })];
+      bridges.push(a, b);
+      await within(5000, "both bridges", Promise.all([a.ready(), b.ready()]));
+      expect(a.status).toBe("ready");
+      expect(a.instanceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(a.instanceId).not.toBe(b.instanceId);
+      const [onA, alsoOnA, onB] = [recordingHub(), recordingHub(), recordingHub(["x"])];
+      const linkA = a.attach(onA);
+      const linkAlso = a.attach(alsoOnA);
+      b.attach(onB); // subscribes "x", which the hub already has
+      linkA.subscribed("x");
+      linkAlso.subscribed("x");
+      await within(5000, "both subscriptions on Redis", (async () => {
+        while ((await channelCounts(redis!.url, ["wsstream:x"]))["wsstream:x"] !== 2) await sleep(20);
+      })());
+      linkA.published("x", new TextEncoder().encode("from a"), false);
+      linkA.published("x", new TextEncoder().encode("bytes"), true);
+      await eventually(5000, "b to get both", () => onB.got.length === 2);
+      expect(onB.got).toEqual([["x", "from a", false], ["x", "bytes", true]]);
+      // The other hub of a's process got them directly; a's own hub delivered locally already.
+      expect(alsoOnA.got).toEqual([["x", "from a", false], ["x", "bytes", true]]);
+      expect(onA.got).toEqual([]);
+      expect(a.stats).toEqual({ published: 2, received: 0, lost: 0, topics: 1 });
+      expect(b.stats).toEqual({ published: 0, received: 2, lost: 0, topics: 1 });
+      expect(errors).toEqual([]);
+      await a.close();
+      expect(a.status).toBe("closed");
+      await expect(a.ready()).rejects.toThrow(/closed/);
+      // A closed bridge ignores its links.
+      linkA.published("x", new TextEncoder().encode("late"), false);
+      expect(a.stats.published).toBe(2);
+    } finally {
+      await Promise.all(bridges.map((bridge) => bridge.close()));
+    }
   });
 
   it("delivers a message published in one process to the subscribers of every process, text and binary kept", async () => {
