@@ -126,7 +126,7 @@ describe("examples/chat/server.ts", () => {
     await eventually(5000, "alice's message at bob's worker", () => bob.texts.includes("hello from another worker"));
     bob.socket.send("hi alice");
     await eventually(5000, "bob's message at alice's worker", () => alice.texts.includes("hi alice"));
-  });
+  }, 60_000);
 
   it("broadcasts a text message from one member to every member, the sender included", async () => {
     const { port } = await startChat();

@@ -38,7 +38,7 @@ describe("clusterServe", () => {
   it("checks its options at the call", async () => {
     await expect(clusterServe({ start: undefined as never })).rejects.toThrow(TypeError);
     await expect(clusterServe({ workers: 0, start: () => ({ close: async () => {} }) })).rejects.toThrow(RangeError);
-  });
+  }, 60_000);
 
   it("runs workers that all accept connections on the one port", async () => {
     const { port, pids } = await startCluster({ WORKERS: "2" });
@@ -53,7 +53,7 @@ describe("clusterServe", () => {
       client.socket.close();
     }
     expect([...seen].sort()).toEqual([...pids].sort());
-  });
+  }, 60_000);
 
   it("restarts the workers one at a time: 1001 after every queued message, and clients come back to the new workers", async () => {
     const burst = 300;
@@ -79,7 +79,7 @@ describe("clusterServe", () => {
       expect(m.ends).toEqual(served.slice(0, -1).map(() => 1001));
       expect(m.messages.filter((message) => message.startsWith(`burst ${now} `))).toEqual([]);
     }
-  });
+  }, 60_000);
 
   it("closes every worker on shutdown", async () => {
     const { example, port } = await startCluster({ WORKERS: "2" });
@@ -90,5 +90,5 @@ describe("clusterServe", () => {
     // Then its reconnection attempts fail (1006): nobody listens any more.
     await eventually(5000, "the 1001", () => client.ends.length >= 1);
     expect(client.ends[0]).toBe(1001);
-  });
+  }, 60_000);
 });

@@ -80,5 +80,5 @@ describe("@wsstream/redis in a cluster", () => {
     await eventually(10_000, "every message at every member after the restart", () => members.every((m) => m.texts("after ").length === 50));
     for (const m of members) expect(m.texts("after ")).toEqual(Array.from({ length: 50 }, (_, i) => `after ${i}`));
     expect(cluster.output()).not.toMatch(/redis error/);
-  });
+  }, 60_000);
 });

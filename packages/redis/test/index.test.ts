@@ -103,7 +103,7 @@ describe("@wsstream/redis", () => {
     } finally {
       await Promise.all(bridges.map((bridge) => bridge.close()));
     }
-  });
+  }, 60_000);
 
   it("delivers a message published in one process to the subscribers of every process, text and binary kept", async () => {
     const [a, b, c] = await cluster(3);
@@ -126,7 +126,7 @@ describe("@wsstream/redis", () => {
     // Nobody got a message twice (a process skips its own echo from Redis).
     for (const member of everyone) expect(member.texts("hello ")).toEqual(["hello 0"]);
     expect(onA.texts("goal ")).toEqual([]);
-  });
+  }, 60_000);
 
   it("works the same between Node, Bun and Deno processes", async () => {
     const processes = await cluster(3, ["node", "bun", "deno"]);
@@ -137,7 +137,7 @@ describe("@wsstream/redis", () => {
       for (let i = 0; i < 3; i++) expect(member.texts(`from${i}-`)).toEqual(Array.from({ length: 50 }, (_, n) => `from${i}-${n}`));
       expect(member.received.filter((message) => message.binary).length).toBe(50);
     }
-  });
+  }, 60_000);
 
   it("keeps each publisher's order across processes", async () => {
     const [a, b] = await cluster(2);
@@ -152,7 +152,7 @@ describe("@wsstream/redis", () => {
       expect(receiver.texts("a")).toEqual(expected("a"));
       expect(receiver.texts("b")).toEqual(expected("b"));
     }
-  });
+  }, 60_000);
 
   it("holds one Redis subscription per topic per process, not per connection, and drops it with the last subscriber", async () => {
     const [a, b] = await cluster(2);
@@ -163,7 +163,7 @@ describe("@wsstream/redis", () => {
     await within(5000, "a's subscription to go", (async () => {
       while ((await channelCounts(redis!.url, ["wsstream:room"]))["wsstream:room"] !== 1) await sleep(20);
     })());
-  });
+  }, 60_000);
 
   it("keeps delivering locally while Redis is down, reports it, and reaches every process again once Redis is back", async () => {
     const [a, b] = await cluster(2);
@@ -196,5 +196,5 @@ describe("@wsstream/redis", () => {
     expect(onB.texts("during ")).toEqual([]);
     expect(a!.process.exitCode).toBeNull();
     expect(b!.process.exitCode).toBeNull();
-  });
+  }, 60_000);
 });
