@@ -9,6 +9,9 @@
  * as binary) until the server closes; `/updateReports?agent=NAME` asks the server to write its
  * reports. Case verdicts are the fuzzing server's to judge.
  *
+ * `--http2` (Node only) opens every WebSocket with `{ http2: true }`: over HTTP/2 (RFC 8441),
+ * each on a new session, for the fuzzing server's HTTP/2 mode (`conformance --serve --http2`).
+ *
  * @module
  */
 
@@ -24,7 +27,7 @@ interface DriverStream {
 /** An adapter's `WebSocketStream` constructor, as far as the driver needs it. */
 export type DriverStreamConstructor = new (
   url: string,
-  options: { maxMessageSize: number; extensions: readonly never[] },
+  options: { maxMessageSize: number; extensions: readonly never[]; http2?: true },
 ) => DriverStream;
 
 /** The part of an adapter's `WebSocket` the driver uses. */
@@ -39,7 +42,7 @@ interface DriverSocket {
 export type DriverSocketConstructor = new (
   url: string,
   protocols: undefined,
-  options: { maxMessageSize: number; extensions: readonly never[] },
+  options: { maxMessageSize: number; extensions: readonly never[]; http2?: true },
 ) => DriverSocket;
 
 /** The interfaces an adapter hands the driver. */
@@ -48,8 +51,15 @@ export interface DriverApis {
   readonly WebSocket: DriverSocketConstructor;
 }
 
-/** The `--url`, `--agent` and `--api` values: `--name VALUE` or `--name=VALUE`, else the defaults. */
-export function driverArguments(args: readonly string[], defaultAgent: string): { url: string; agent: string; api: "stream" | "websocket" } {
+/**
+ * The `--url`, `--agent` and `--api` values (`--name VALUE` or `--name=VALUE`, else the
+ * defaults) and the `--http2` flag, which throws unless the adapter supports HTTP/2 (`http2`).
+ */
+export function driverArguments(
+  args: readonly string[],
+  defaultAgent: string,
+  supports: { http2?: boolean } = {},
+): { url: string; agent: string; api: "stream" | "websocket"; http2: boolean } {
   const list = args.filter((arg) => arg !== "--");
   const value = (name: string, fallback: string): string => {
     const at = list.indexOf(`--${name}`);
@@ -58,7 +68,9 @@ export function driverArguments(args: readonly string[], defaultAgent: string): 
   };
   const api = value("api", "stream");
   if (api !== "stream" && api !== "websocket") throw new Error(`--api must be stream or websocket: ${api}`);
-  return { url: value("url", "ws://127.0.0.1:9001"), agent: value("agent", defaultAgent), api };
+  const http2 = list.includes("--http2");
+  if (http2 && supports.http2 !== true) throw new Error("--http2: this runtime's adapter has no HTTP/2 client");
+  return { url: value("url", "ws://127.0.0.1:9001"), agent: value("agent", defaultAgent), api, http2 };
 }
 
 /**
@@ -71,12 +83,13 @@ export async function runAutobahnClient(
   url: string,
   agent: string,
   api: "stream" | "websocket" = "stream",
+  http2 = false,
 ): Promise<boolean> {
   const Stream = apis.WebSocketStream;
   // Autobahn's 9.x cases send messages up to 16 MiB; leave room above that. Every connection
   // offers the extensions (permessage-deflate); the fuzzing server answers them in 12.x and 13.x
   // as each case says and declines them elsewhere.
-  const options = { maxMessageSize: 64 * 1024 * 1024, extensions: extensions as readonly never[] };
+  const options = { maxMessageSize: 64 * 1024 * 1024, extensions: extensions as readonly never[], ...(http2 ? { http2: true as const } : {}) };
   const base = url.replace(/\/+$/, "");
   const name = encodeURIComponent(agent);
 
@@ -121,7 +134,7 @@ export async function runAutobahnClient(
     console.error(`Could not get the case count from ${base}: ${error instanceof Error ? error.message : String(error)}`);
     return false;
   }
-  console.log(`Running ${count} cases against ${base} as ${agent} through ${api === "websocket" ? "WebSocket" : "WebSocketStream"}`);
+  console.log(`Running ${count} cases against ${base} as ${agent} through ${api === "websocket" ? "WebSocket" : "WebSocketStream"}${http2 ? " over HTTP/2" : ""}`);
   for (let n = 1; n <= count; n++) await runCase(n);
   await readAll(`/updateReports?agent=${name}`);
   console.log("Done: reports updated");

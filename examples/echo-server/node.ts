@@ -2,7 +2,8 @@
  * An echo server on Node: every message comes back unchanged (text as text, binary as binary)
  * until the peer closes. Run it with `pnpm echo:node`; `PORT` (default 9001, 0 picks a free one)
  * and `HOST` (default 127.0.0.1) choose where it listens, `ECHO_API` (`websocket`, the default, or
- * `stream`) which interface the handler uses. Once ready it prints one line,
+ * `stream`) which interface the handler uses, and `ECHO_HTTP2=1` serves HTTP/2 too: cleartext h2c
+ * with prior knowledge, WebSockets on extended CONNECT streams (RFC 8441). Once ready it prints one line,
  * `listening on ws://HOST:PORT`, with the port actually bound. SIGINT or SIGTERM closes every
  * connection with 1001 and exits.
  *
@@ -32,6 +33,8 @@ const common = {
   maxMessageSize: 64 * MiB,
   // permessage-deflate with any valid parameters a client offers (RFC 7692).
   extensions: [deflate()],
+  // ECHO_HTTP2=1: WebSockets over HTTP/2 (RFC 8441) on the same port.
+  ...(process.env.ECHO_HTTP2 === "1" ? { http2: true as const } : {}),
 };
 const server = api === "websocket"
   ? await serve({

@@ -199,6 +199,9 @@ export class Endpoint {
   #writeWaiters: (() => void)[] | undefined;
   #ending: Promise<void> | undefined;
   #transportDone = false;
+  // The peer ended its side after its Close, while our reply was held back: the end of input is
+  // handled once the reply went out (see #onInputEnd).
+  #inputEndAfterReply = false;
   #dropped = false;
   // A failure decided here (keepalive, a handler) rather than by the peer.
   #localFailure: WebSocketError | undefined;
@@ -495,6 +498,12 @@ export class Endpoint {
       this.#conn!.completeClose();
       this.#enter("closing");
       this.#flush();
+      if (this.#inputEndAfterReply) {
+        this.#inputEndAfterReply = false;
+        this.#conn!.receiveEof();
+        this.#afterInput();
+        this.#finish();
+      }
     };
     this.#schedule(reply);
   }
@@ -701,6 +710,17 @@ export class Endpoint {
   #onInputEnd(error?: unknown): void {
     if (this.#transportDone) return;
     this.#transportDone = true;
+    // The peer's Close is in and our reply is held until the owner drained the messages before
+    // it: an orderly end of the peer's side is a half-close, and the reply still goes out (the
+    // end of input is handled after it, in drained()). HTTP/2 peers end their stream right after
+    // their Close frame, often in the same DATA frame (Chromium does; RFC 8441 §5: END_STREAM
+    // is the orderly TCP close, a half-close), so there the reply would otherwise never be sent.
+    // Only when nothing is being encoded or streamed out: a reply held behind an outgoing message
+    // (a streamed one may take any time) is given up at the end of input, as before.
+    if (error === undefined && this.#phase === "reply-pending" && this.#encoding === undefined) {
+      this.#inputEndAfterReply = true;
+      return;
+    }
     this.#conn!.receiveEof();
     this.#afterInput(error);
     this.#finish();

@@ -339,6 +339,22 @@ describe("WebSocketStream over an in-memory transport", () => {
     expect(await within(client.closed)).toEqual({ closeCode: 4001, reason: "server bye" });
   });
 
+  it("still sends its Close reply when the peer ends its side right after its Close (an HTTP/2 END_STREAM)", async () => {
+    const { peer, accepted } = await rawClient();
+    const serverDone = echo(accepted.ws);
+    // A message, a Close with 1000 and the end of the stream, all at once (Chromium over HTTP/2
+    // sends its Close frame and END_STREAM in one DATA frame).
+    await peer.send(concat(fromPeer("server", Opcode.TEXT, bytes("last")), fromPeer("server", Opcode.CLOSE, concat(Uint8Array.of(0x03, 0xe8), bytes("bye")))));
+    await peer.end();
+    expect(await within(accepted.ws.closed)).toEqual({ closeCode: 1000, reason: "bye" });
+    await within(serverDone);
+    // The echo of the message before the Close, then the Close reply, then the end.
+    await peer.until(() => framesSentBy("server", [peer.bytes()]).some((f) => f.opcode === Opcode.CLOSE));
+    const frames = framesSentBy("server", [peer.bytes()]);
+    expect(frames.map((f) => f.opcode)).toEqual([Opcode.TEXT, Opcode.CLOSE]);
+    expect(frames[1]!.payload).toEqual(Uint8Array.of(0x03, 0xe8));
+  });
+
   it("reports 1006 when the transport ends without a Close", async () => {
     const { peer, accepted } = await rawClient();
     await peer.end();

@@ -23,6 +23,8 @@ export interface RunOutcome {
   readonly wallMs: number;
   /** The tail of the spawned process's output, for diagnosing failures. */
   readonly processOutput: string;
+  /** Whether the run spoke HTTP/2. */
+  readonly http2: boolean;
 }
 
 /** Options of a run. */
@@ -33,16 +35,23 @@ export interface RunOptions {
   readonly command?: string;
   /** The interface the echo server's handler or the client driver uses. Default: `websocket` for servers, `stream` for clients. */
   readonly api?: Api;
+  /**
+   * Run every case over HTTP/2 (RFC 8441): the echo server is started with `ECHO_HTTP2=1` and
+   * the fuzzing client opens extended CONNECT streams to it; the fuzzing server speaks only
+   * h2c and the client driver gets `--http2`. Node only. Default false.
+   */
+  readonly http2?: boolean;
 }
 
 /** Tests `runtime`'s echo server with the fuzzing client. */
 export async function testServer(runtime: Runtime, options: RunOptions): Promise<RunOutcome> {
   const started = performance.now();
   const command = options.command ?? echoCommand(runtime);
-  const server = await startEchoServer(runtime, { ...(command === undefined ? {} : { command }), ...(options.api === undefined ? {} : { api: options.api }) });
+  const http2 = options.http2 === true;
+  const server = await startEchoServer(runtime, { ...(command === undefined ? {} : { command }), ...(options.api === undefined ? {} : { api: options.api }), http2 });
   try {
-    const results = await runFuzzingClient({ url: server.url, cases: options.cases, ...(options.onResult ? { onResult: options.onResult } : {}) });
-    return { runtime, subject: "server", results, wallMs: performance.now() - started, processOutput: server.output().slice(-4000) };
+    const results = await runFuzzingClient({ url: server.url, cases: options.cases, http2, ...(options.onResult ? { onResult: options.onResult } : {}) });
+    return { runtime, subject: "server", results, wallMs: performance.now() - started, processOutput: server.output().slice(-4000), http2 };
   } finally {
     await server.stop();
   }
@@ -58,8 +67,10 @@ export async function testClient(runtime: Runtime, options: RunOptions): Promise
   const agent = `wsstream-${runtime}`;
   let lastProgress = performance.now();
   let done = 0;
+  const http2 = options.http2 === true;
   const fuzzer = await startFuzzingServer({
     cases,
+    http2,
     onResult: (_agent, result) => {
       lastProgress = performance.now();
       done++;
@@ -69,6 +80,7 @@ export async function testClient(runtime: Runtime, options: RunOptions): Promise
   const driver = startClientDriver(runtime, fuzzer.url, agent, {
     ...(options.command === undefined ? {} : { command: options.command }),
     ...(options.api === undefined ? {} : { api: options.api }),
+    http2,
   });
   let watchdog: NodeJS.Timeout | undefined;
   try {
@@ -92,7 +104,7 @@ export async function testClient(runtime: Runtime, options: RunOptions): Promise
         got.find((r) => r.id === definition.id) ??
         notRun(definition, "server", `The client driver never ran case ${i + 1} (${ending})`),
     );
-    return { runtime, subject: "client", results, wallMs: performance.now() - started, processOutput: driver.output().slice(-4000) };
+    return { runtime, subject: "client", results, wallMs: performance.now() - started, processOutput: driver.output().slice(-4000), http2 };
   } finally {
     clearInterval(watchdog);
     await driver.stop();

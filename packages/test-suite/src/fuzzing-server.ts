@@ -7,13 +7,19 @@
  * - `GET /runCase?case=N&agent=NAME`: case N (1-based); the client echoes every message.
  * - `GET /updateReports?agent=NAME`: a Close (1000); marks the agent's run as finished.
  *
+ * With `http2` it serves the same protocol over HTTP/2: each `GET` above is an extended CONNECT
+ * stream (RFC 8441) with that `:path`.
+ *
  * @module
  */
-import { createServer, type Socket } from "node:net";
+import type { Http2Server, ServerHttp2Session } from "node:http2";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { CaseDefinition, CaseResult } from "./case.ts";
 import { negotiateAsServer } from "./deflate.ts";
 import { Opcode } from "./frame.ts";
 import { answerUpgrade, readRequest } from "./handshake.ts";
+import { answerConnect, createHttp2Server, headerValue, refuseStream } from "./http2.ts";
 import { limit } from "./cases/helpers.ts";
 import { runCase } from "./session.ts";
 
@@ -30,6 +36,25 @@ export interface FuzzingServerOptions {
   readonly onReportsRequested?: (agent: string, results: CaseResult[]) => void;
   /** Milliseconds a client may take to send its request head. Default 5000. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Serve over cleartext HTTP/2 (h2c with prior knowledge) instead of HTTP/1.1: SETTINGS enable
+   * the extended CONNECT protocol and every case runs on an extended CONNECT stream (RFC 8441).
+   * Only HTTP/2 is spoken then, so a client that fell back to HTTP/1.1 fails every case.
+   * Default false.
+   */
+  readonly http2?: boolean;
+}
+
+// An opening handshake the fuzzing server has read, over HTTP/1.1 or HTTP/2.
+interface Incoming {
+  readonly target: string;
+  /** The client's Sec-WebSocket-Extensions. */
+  readonly extensions: string | undefined;
+  readonly socket: Duplex;
+  readonly rest: Uint8Array;
+  /** Answers the handshake (with `extensions` agreed); false when the request was refused instead. */
+  accept(extensions?: string): boolean;
+  notFound(): void;
 }
 
 /** A running fuzzing server. */
@@ -51,7 +76,7 @@ export async function startFuzzingServer(options: FuzzingServerOptions): Promise
   const byAgent = new Map<string, Map<number, CaseResult>>();
   const finishedAgents = new Set<string>();
   const waiters = new Map<string, Array<() => void>>();
-  const sockets = new Set<Socket>();
+  let dropAll = (): void => undefined;
   const handshakeTimeout = options.handshakeTimeoutMs ?? 5000;
 
   const resultsOf = (agent: string): CaseResult[] =>
@@ -64,23 +89,22 @@ export async function startFuzzingServer(options: FuzzingServerOptions): Promise
     waiters.delete(agent);
   };
 
-  const handle = async (socket: Socket): Promise<void> => {
-    socket.setNoDelay(true);
-    const { request, rest } = await readRequest(socket, handshakeTimeout);
-    const target = new URL(request.target, "ws://fuzzing-server");
+  // One connection of the protocol, whichever HTTP version brought it.
+  const handle = async (incoming: Incoming): Promise<void> => {
+    const target = new URL(incoming.target, "ws://fuzzing-server");
     const agent = target.searchParams.get("agent") ?? "unknown";
     const route = target.pathname;
     if (route === "/runCase") {
       const n = Number(target.searchParams.get("case"));
       const definition = Number.isInteger(n) ? cases[n - 1] : undefined;
       if (definition === undefined) {
-        socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        incoming.notFound();
         return;
       }
       // permessage-deflate only in the cases that negotiate it; the others decline every offer.
-      const negotiation = definition.deflate === undefined ? undefined : negotiateAsServer(request.headers.get("sec-websocket-extensions"), definition.deflate);
-      if (answerUpgrade(socket, request, negotiation?.agreement?.response) !== undefined) return;
-      const result = await runCase(definition, socket, rest, "server", negotiation);
+      const negotiation = definition.deflate === undefined ? undefined : negotiateAsServer(incoming.extensions, definition.deflate);
+      if (!incoming.accept(negotiation?.agreement?.response)) return;
+      const result = await runCase(definition, incoming.socket, incoming.rest, "server", negotiation);
       let results = byAgent.get(agent);
       if (results === undefined) byAgent.set(agent, (results = new Map()));
       results.set(n, result);
@@ -88,21 +112,63 @@ export async function startFuzzingServer(options: FuzzingServerOptions): Promise
       return;
     }
     if (route === "/getCaseCount" || route === "/updateReports") {
-      if (answerUpgrade(socket, request) !== undefined) return;
+      if (!incoming.accept()) return;
       const count = route === "/getCaseCount" ? String(cases.length) : undefined;
-      await runCase(controlCase(count), socket, rest, "server");
+      await runCase(controlCase(count), incoming.socket, incoming.rest, "server");
       if (route === "/updateReports") markFinished(agent);
       return;
     }
-    socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    incoming.notFound();
   };
 
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    handle(socket).catch(() => socket.destroy());
-  });
+  let server: NetServer | Http2Server;
+  if (options.http2 === true) {
+    const sessions = new Set<ServerHttp2Session>();
+    const h2 = createHttp2Server(({ stream, target, headers }) => {
+      handle({
+        target,
+        extensions: headerValue(headers["sec-websocket-extensions"]),
+        socket: stream,
+        rest: new Uint8Array(0),
+        accept(extensions) {
+          answerConnect(stream, extensions);
+          return true;
+        },
+        notFound: () => refuseStream(stream, 404),
+      }).catch(() => stream.destroy());
+    });
+    h2.on("session", (session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+    dropAll = () => {
+      for (const session of sessions) session.destroy();
+    };
+    server = h2;
+  } else {
+    const sockets = new Set<Socket>();
+    server = createServer({ allowHalfOpen: true }, (socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      socket.on("error", () => undefined);
+      socket.setNoDelay(true);
+      readRequest(socket, handshakeTimeout)
+        .then(({ request, rest }) =>
+          handle({
+            target: request.target,
+            extensions: request.headers.get("sec-websocket-extensions"),
+            socket,
+            rest,
+            accept: (extensions) => answerUpgrade(socket, request, extensions) === undefined,
+            notFound: () => socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+          }),
+        )
+        .catch(() => socket.destroy());
+    });
+    dropAll = () => {
+      for (const socket of sockets) socket.destroy();
+    };
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -126,7 +192,7 @@ export async function startFuzzingServer(options: FuzzingServerOptions): Promise
       });
     },
     close() {
-      for (const socket of sockets) socket.destroy();
+      dropAll();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

@@ -111,11 +111,17 @@ export interface EchoServer extends Spawned {
 
 /**
  * Starts `runtime`'s echo server on a free port and waits (up to `timeoutMs`) for its
- * `listening on ws://HOST:PORT` line. `command` overrides the script.
+ * `listening on ws://HOST:PORT` line. `command` overrides the script; `http2` sets
+ * `ECHO_HTTP2=1` (Node's echo server then serves h2c, RFC 8441, on that port).
  */
-export async function startEchoServer(runtime: Runtime, options: { command?: string; timeoutMs?: number; api?: Api } = {}): Promise<EchoServer> {
+export async function startEchoServer(runtime: Runtime, options: { command?: string; timeoutMs?: number; api?: Api; http2?: boolean } = {}): Promise<EchoServer> {
   const command = options.command ?? scriptCommand(`echo:${runtime}`, `${run[runtime]} ${echoServerFile(runtime)}`);
-  const spawned = spawnCommand(command, { PORT: "0", HOST: "127.0.0.1", ECHO_API: options.api ?? "websocket" });
+  const spawned = spawnCommand(command, {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ECHO_API: options.api ?? "websocket",
+    ...(options.http2 === true ? { ECHO_HTTP2: "1" } : {}),
+  });
   const timeoutMs = options.timeoutMs ?? 30_000;
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => fail(`did not print "listening on ws://HOST:PORT" within ${timeoutMs} ms`), timeoutMs);
@@ -142,11 +148,12 @@ export async function startEchoServer(runtime: Runtime, options: { command?: str
 
 /**
  * Spawns `runtime`'s Autobahn client driver against a fuzzing server at `url` as `agent`.
- * `command` overrides the script.
+ * `command` overrides the script; `http2` adds `--http2` (Node's driver then opens every
+ * WebSocket with `{ http2: true }`).
  */
-export function startClientDriver(runtime: Runtime, url: string, agent: string, options: { command?: string; api?: Api } = {}): Spawned {
+export function startClientDriver(runtime: Runtime, url: string, agent: string, options: { command?: string; api?: Api; http2?: boolean } = {}): Spawned {
   const base = options.command ?? scriptCommand(`autobahn-client:${runtime}`, `${run[runtime]} ${clientDriverFile(runtime)}`);
-  return spawnCommand(`${base} --url ${url} --agent ${agent} --api ${options.api ?? "stream"}`);
+  return spawnCommand(`${base} --url ${url} --agent ${agent} --api ${options.api ?? "stream"}${options.http2 === true ? " --http2" : ""}`);
 }
 
 /** Runtimes whose echo server example exists (node always: a built-in echo server stands in). */

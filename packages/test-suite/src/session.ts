@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { concat, isValidUtf8, repeat } from "./bytes.ts";
 import {
   type CaseContext,
@@ -52,9 +52,11 @@ const MAX_INFLATED = 64 * 1024 * 1024;
 
 /**
  * Runs `definition` on `socket` (already upgraded; `rest` are the bytes after the handshake),
- * with the extensions the handshake agreed, if any.
+ * with the extensions the handshake agreed, if any. `socket` is a TCP socket (HTTP/1.1) or an
+ * extended CONNECT stream (HTTP/2, RFC 8441): for a stream, "closing TCP" is ending the stream
+ * (END_STREAM) and dropping it is a RST_STREAM.
  */
-export async function runCase(definition: CaseDefinition, socket: Socket, rest: Uint8Array, role: Role, negotiated?: Negotiated): Promise<CaseResult> {
+export async function runCase(definition: CaseDefinition, socket: Duplex, rest: Uint8Array, role: Role, negotiated?: Negotiated): Promise<CaseResult> {
   const run = new CaseRun(definition, socket, role, negotiated);
   return compact(judge(definition, await run.start(rest)));
 }
@@ -121,7 +123,7 @@ function deflateState(role: Role, negotiated: Negotiated | undefined): DeflateSt
 class CaseRun implements CaseContext {
   readonly role: Role;
   readonly #definition: CaseDefinition;
-  readonly #socket: Socket;
+  readonly #socket: Duplex;
   readonly #mask: boolean;
   readonly #parser = new FrameParser();
   readonly #received: PeerEvent[] = [];
@@ -145,7 +147,7 @@ class CaseRun implements CaseContext {
   #closed!: Promise<void>;
   #started = 0;
 
-  constructor(definition: CaseDefinition, socket: Socket, role: Role, negotiated: Negotiated | undefined) {
+  constructor(definition: CaseDefinition, socket: Duplex, role: Role, negotiated: Negotiated | undefined) {
     this.#definition = definition;
     this.#socket = socket;
     this.role = role;

@@ -1,8 +1,10 @@
 /**
  * Tests of the harness itself: its frame codec, and its verdicts against peers whose behaviour
  * is known — ws (the Node reference, whose real Autobahn scores are in CONFORMANCE.md) and a
- * deliberately sloppy server — in both directions.
+ * deliberately sloppy server — in both directions; and its HTTP/2 mode (RFC 8441) against itself
+ * and against servers that do not speak it.
  */
+import { connect, createServer } from "node:http2";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { repeat } from "../src/bytes.ts";
@@ -136,4 +138,50 @@ describe("the fuzzing server", () => {
     const [, results] = await Promise.all([wsDriver(server.url, "mute", false), server.finished("mute")]);
     expect(results.map((r) => r.behavior)).toEqual(["FAILED", "FAILED"]);
   }, 20_000);
+});
+
+describe("the HTTP/2 mode", () => {
+  it("runs a case on an extended CONNECT stream from the fuzzing client to the fuzzing server, closing cleanly", async () => {
+    const cases = allCases({ include: ["1.1.1"] });
+    const server = await startFuzzingServer({ cases, http2: true });
+    cleanups.push(() => server.close());
+    // /getCaseCount: the server sends the count as a text message, then closes with 1000 and
+    // ends its stream first (as a server closes TCP first).
+    const [result] = await runFuzzingClient({ url: `${server.url}/getCaseCount`, cases, http2: true });
+    expect(result!.observation.handshakeError).toBeUndefined();
+    expect(result!.observation.received).toEqual([{ type: "message", binary: false, payload: new TextEncoder().encode("1") }]);
+    expect(result!.observation.peerClose).toEqual({ code: 1000, reason: "" });
+    expect(result!.observation.tcpClosedFirst).toBe("peer");
+    expect(result!.observation.violations).toEqual([]);
+  }, 10_000);
+
+  it("fails the handshake with a server whose SETTINGS do not enable the extended CONNECT protocol", async () => {
+    const h2 = createServer();
+    h2.on("stream", (stream) => stream.respond({ ":status": 200 }));
+    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+    const sessions = new Set<import("node:http2").ServerHttp2Session>();
+    h2.on("session", (session) => sessions.add(session));
+    cleanups.push(() => {
+      for (const session of sessions) session.destroy();
+      return new Promise<void>((resolve) => h2.close(() => resolve()));
+    });
+    const port = (h2.address() as { port: number }).port;
+    const [result] = await runFuzzingClient({ url: `ws://127.0.0.1:${port}`, cases: allCases({ include: ["1.1.1"] }), http2: true });
+    expect(result!.observation.handshakeError).toMatch(/SETTINGS do not enable the extended CONNECT protocol/);
+    expect(`${result!.behavior} / ${result!.behaviorClose}`).toBe("FAILED / FAILED");
+  }, 10_000);
+
+  it("makes the fuzzing server answer 400 to a stream that is not an extended CONNECT", async () => {
+    const server = await startFuzzingServer({ cases: allCases({ include: ["1.1.1"] }), http2: true });
+    cleanups.push(() => server.close());
+    const session = connect(server.url.replace("ws:", "http:"));
+    cleanups.push(() => session.destroy());
+    const status = await new Promise((resolve, reject) => {
+      const stream = session.request({ ":path": "/runCase?case=1&agent=x" });
+      stream.once("response", (headers) => resolve(headers[":status"]));
+      stream.once("error", reject);
+      stream.resume();
+    });
+    expect(status).toBe(400);
+  }, 10_000);
 });
