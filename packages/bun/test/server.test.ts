@@ -349,59 +349,6 @@ describe("serve", () => {
   });
 });
 
-describe("Server.stats and ping() over real sockets", () => {
-  /** Waits (at most `ms`) until `condition` holds. */
-  async function eventually(ms: number, what: string, condition: () => boolean): Promise<void> {
-    await within(ms, what, (async () => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-    })());
-  }
-
-  function tracked(ws: WebSocketStream): WebSocketStream {
-    track(() => ws.close());
-    return ws;
-  }
-
-  it("sums every connection, closed ones included, counts the open ones, and takes the round-trip time of ping()", async () => {
-    const rtts: number[] = [];
-    const server = await start({
-      handler: async (ws, request) => {
-        rtts.push(await ws.ping());
-        await echo(ws, request);
-      },
-    });
-    const url = `ws://127.0.0.1:${server.port}/`;
-    const first = tracked(new WebSocketStream(url));
-    const a = await within(5000, "the first client", first.opened);
-    await a.writable.getWriter().write("abc");
-    expect((await within(5000, "the echo", a.readable.getReader().read())).value).toBe("abc");
-    first.close({ closeCode: 1000 });
-    await within(5000, "the first close", first.closed);
-    const second = tracked(new WebSocketStream(url));
-    const b = await within(5000, "the second client", second.opened);
-    await b.writable.getWriter().write(new Uint8Array(300));
-    expect((await within(5000, "the echo", b.readable.getReader().read())).value).toHaveLength(300);
-    const rtt = await within(5000, "the client's ping", second.ping());
-    expect(rtt).toBeGreaterThanOrEqual(0);
-    expect(second.stats.lastRtt).toBe(rtt);
-    await eventually(5000, "one connection open and both server pings answered", () => server.stats.openConnections === 1 && rtts.length === 2);
-    const [sa, sb] = [first.stats, second.stats];
-    expect(server.stats).toMatchObject({
-      bytesIn: sa.bytesOut + sb.bytesOut,
-      bytesOut: sa.bytesIn + sb.bytesIn,
-      framesIn: sa.framesOut + sb.framesOut,
-      framesOut: sa.framesIn + sb.framesIn,
-      messagesIn: 2,
-      messagesOut: 2,
-      openConnections: 1,
-      acceptedConnections: 2,
-      lastRtt: rtts[1],
-    });
-    // Client: "abc" (2+4+3), its Pong (2+4+4) and its Close (2+4+2); server: its Ping (2+4), "abc" (2+3), Close (2+2).
-    expect(sa).toMatchObject({ bytesOut: 9 + 10 + 8, bytesIn: 6 + 5 + 4, framesIn: 3, framesOut: 3 });
-  });
-});
-
 describe("serve() with reusePort", () => {
   it("lets two processes accept connections on the one port", async () => {
     const first = await startExample("packages/bun/test/fixtures/reuse-port.ts", { PORT: "0" }, /^listening (\d+)$/);

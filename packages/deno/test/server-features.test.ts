@@ -1,13 +1,13 @@
-// A running server's connections, client addresses, pub/sub and close report over real sockets
+// A running server's connections, client addresses, pub/sub, close report, stats and ping() over real sockets
 // (the shared suite in packages/test-suite/src/server-features-suite.ts): on serve(), and on our
 // own Deno.listen loop through connectionHandler().
 import { describe } from "vitest";
 import { defineServerFeaturesSuite, type ServerFeaturesAdapter } from "../../test-suite/src/server-features-suite.ts";
-import { WebSocket } from "../src/client.ts";
+import { WebSocket, WebSocketStream } from "../src/client.ts";
 import { connectionHandler, serve, type UpgradeOptions } from "../src/server.ts";
 
 describe("serve()", () => {
-  defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+  defineServerFeaturesSuite({ serve, WebSocket, WebSocketStream } as unknown as ServerFeaturesAdapter);
 });
 
 // serve()'s shape over a listener of our own.
@@ -27,6 +27,9 @@ function serveOnListener(options: UpgradeOptions<"websocket" | "stream">) {
     connections: websockets.connections,
     publish: websockets.publish,
     subscriberCount: websockets.subscriberCount,
+    get stats() {
+      return websockets.stats;
+    },
     close: async () => {
       if (!stopped) {
         stopped = true;
@@ -39,5 +42,5 @@ function serveOnListener(options: UpgradeOptions<"websocket" | "stream">) {
 }
 
 describe("connectionHandler() on a listener of our own", () => {
-  defineServerFeaturesSuite({ serve: serveOnListener, WebSocket } as unknown as ServerFeaturesAdapter);
+  defineServerFeaturesSuite({ serve: serveOnListener, WebSocket, WebSocketStream } as unknown as ServerFeaturesAdapter);
 });

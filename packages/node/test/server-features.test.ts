@@ -1,15 +1,15 @@
-// A running server's connections, client addresses, pub/sub and close report over real sockets
+// A running server's connections, client addresses, pub/sub, close report, stats and ping() over real sockets
 // (the shared suite in packages/test-suite/src/server-features-suite.ts): on serve(), and on a
 // node:http server through upgradeHandler().
 import { createServer } from "node:http";
 import { describe } from "vitest";
 import { defineServerFeaturesSuite, type ServerFeaturesAdapter } from "../../test-suite/src/server-features-suite.ts";
-import { WebSocket } from "../src/client.ts";
+import { WebSocket, WebSocketStream } from "../src/client.ts";
 import { serve, upgradeHandler, type UpgradeOptions } from "../src/server.ts";
 import { closeServer, listen } from "./fixtures/helpers.ts";
 
 describe("serve()", () => {
-  defineServerFeaturesSuite({ serve, WebSocket } as unknown as ServerFeaturesAdapter);
+  defineServerFeaturesSuite({ serve, WebSocket, WebSocketStream } as unknown as ServerFeaturesAdapter);
 });
 
 // serve()'s shape over an HTTP server that also answers plain requests.
@@ -24,6 +24,9 @@ async function serveOnHttp(options: UpgradeOptions<"websocket" | "stream">) {
     connections: websockets.connections,
     publish: websockets.publish,
     subscriberCount: websockets.subscriberCount,
+    get stats() {
+      return websockets.stats;
+    },
     close: async () => {
       const report = await websockets.close();
       await (stopped ??= closeServer(http));
@@ -33,5 +36,5 @@ async function serveOnHttp(options: UpgradeOptions<"websocket" | "stream">) {
 }
 
 describe("upgradeHandler() on a node:http server", () => {
-  defineServerFeaturesSuite({ serve: serveOnHttp, WebSocket } as unknown as ServerFeaturesAdapter);
+  defineServerFeaturesSuite({ serve: serveOnHttp, WebSocket, WebSocketStream } as unknown as ServerFeaturesAdapter);
 });

@@ -1,13 +1,14 @@
 /**
  * The shared suite for what a running server offers on every adapter, over real loopback sockets:
  * its open connections, the client's address in what the handler receives, pub/sub between
- * clients (the runtime's own client, ours), and a close that reports how many closed cleanly.
+ * clients (the runtime's own client, ours), a close that reports how many closed cleanly, and its
+ * stats and ping() alongside the clients'.
  * Each adapter's `test/server-features.test.ts` passes its entry points here.
  */
 import { describe, expect, it } from "vitest";
-import type { CloseReport, OpenConnections, PublishData, WebSocketBase, WebSocketStreamBase } from "@wsstream/core";
+import type { CloseReport, OpenConnections, PublishData, ServerStats, WebSocketBase, WebSocketStreamBase } from "@wsstream/core";
 
-/** What the suite drives: the adapter's `serve()` and client `WebSocket`. */
+/** What the suite drives: the adapter's `serve()` and its clients `WebSocket` and `WebSocketStream`. */
 export interface ServerFeaturesAdapter {
   readonly serve: <A extends "websocket" | "stream">(options: {
     api: A;
@@ -18,9 +19,11 @@ export interface ServerFeaturesAdapter {
     readonly connections: OpenConnections<A extends "websocket" ? WebSocketBase : WebSocketStreamBase>;
     publish(topic: string, data: PublishData): number;
     subscriberCount(topic: string): number;
+    readonly stats: ServerStats;
     close(): Promise<CloseReport>;
   }>;
   readonly WebSocket: new (url: string) => WebSocketBase;
+  readonly WebSocketStream: new (url: string) => WebSocketStreamBase;
 }
 
 const within = <T>(ms: number, what: string, promise: Promise<T>): Promise<T> => {
@@ -52,7 +55,7 @@ async function client(WebSocket: ServerFeaturesAdapter["WebSocket"], port: numbe
 }
 
 /** Defines the suite for one adapter. */
-export function defineServerFeaturesSuite({ serve, WebSocket }: ServerFeaturesAdapter): void {
+export function defineServerFeaturesSuite({ serve, WebSocket, WebSocketStream }: ServerFeaturesAdapter): void {
   describe("a running server", () => {
     it("lists its open connections with each client's address, and reports a clean close", async () => {
       const addresses: [string | undefined, number | undefined][] = [];
@@ -118,6 +121,56 @@ export function defineServerFeaturesSuite({ serve, WebSocket }: ServerFeaturesAd
         await eventually("every tick, in order", () => peers.every((peer) => peer.messages.length === 100));
         for (const peer of peers) expect(peer.messages).toEqual(Array.from({ length: 100 }, (_, i) => `tick ${i}`));
       } finally {
+        await server.close();
+      }
+    });
+  });
+
+  describe("Server.stats and ping() over real sockets", () => {
+    it("sums every connection, closed ones included, counts the open ones, and takes the round-trip time of ping()", async () => {
+      const rtts: number[] = [];
+      const server = await serve({
+        api: "stream",
+        handler: async (ws) => {
+          rtts.push(await ws.ping());
+          const { readable, writable } = await ws.opened;
+          await readable.pipeTo(writable).catch(() => {});
+        },
+      });
+      const url = `ws://127.0.0.1:${server.port}/`;
+      const first = new WebSocketStream(url);
+      let second: WebSocketStreamBase | undefined;
+      try {
+        const a = await within(5000, "the first client", first.opened);
+        await a.writable.getWriter().write("abc");
+        expect((await within(5000, "the echo", a.readable.getReader().read())).value).toBe("abc");
+        first.close({ closeCode: 1000 });
+        await within(5000, "the first close", first.closed);
+        second = new WebSocketStream(url);
+        const b = await within(5000, "the second client", second.opened);
+        await b.writable.getWriter().write(new Uint8Array(300));
+        expect((await within(5000, "the echo", b.readable.getReader().read())).value).toHaveLength(300);
+        const rtt = await within(5000, "the client's ping", second.ping());
+        expect(rtt).toBeGreaterThanOrEqual(0);
+        expect(second.stats.lastRtt).toBe(rtt);
+        await eventually("one connection open and both server pings answered", () => server.stats.openConnections === 1 && rtts.length === 2);
+        const [sa, sb] = [first.stats, second.stats];
+        expect(server.stats).toMatchObject({
+          bytesIn: sa.bytesOut + sb.bytesOut,
+          bytesOut: sa.bytesIn + sb.bytesIn,
+          framesIn: sa.framesOut + sb.framesOut,
+          framesOut: sa.framesIn + sb.framesIn,
+          messagesIn: 2,
+          messagesOut: 2,
+          openConnections: 1,
+          acceptedConnections: 2,
+          lastRtt: rtts[1],
+        });
+        // Client: "abc" (2+4+3), its Pong (2+4+4) and its Close (2+4+2); server: its Ping (2+4), "abc" (2+3), Close (2+2).
+        expect(sa).toMatchObject({ bytesOut: 9 + 10 + 8, bytesIn: 6 + 5 + 4, framesIn: 3, framesOut: 3 });
+      } finally {
+        first.close();
+        second?.close();
         await server.close();
       }
     });
