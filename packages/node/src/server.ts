@@ -123,16 +123,7 @@ export async function serve<A extends ServerApi = "stream">(options: ServeOption
   // A failed TLS handshake or a reset before the upgrade concerns that client only.
   listener.on("tlsClientError", (_error: Error, socket: Socket) => socket.destroy());
   const hostname = options.hostname ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    const listen = { port: options.port ?? 0, host: hostname, ...(options.reusePort === true ? { reusePort: true } : {}) };
-    listener.listen(listen, () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
-  const address = listener.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = await listenOn(listener, hostname, options);
   return {
     port,
     hostname,
@@ -388,16 +379,7 @@ async function serveHttp2<A extends ServerApi>(options: ServeOptions<A>): Promis
     socket.on("close", () => sockets.delete(socket));
   });
   const hostname = options.hostname ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    const listen = { port: options.port ?? 0, host: hostname, ...(options.reusePort === true ? { reusePort: true } : {}) };
-    listener.listen(listen, () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
-  const address = listener.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = await listenOn(listener, hostname, options);
   return {
     port,
     hostname,
@@ -456,4 +438,18 @@ function resumeIfUnread(socket: Socket): void {
 function notFound(_request: unknown, response: ServerResponse | Http2ServerResponse): void {
   (response as ServerResponse).writeHead(404, { "content-type": "text/plain" });
   response.end("Not Found");
+}
+
+/** Listens on `hostname` and the options' port (0: a free one); resolves with the port bound. */
+async function listenOn(listener: NetServer, hostname: string, options: ListenOptions): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    const listen = { port: options.port ?? 0, host: hostname, ...(options.reusePort === true ? { reusePort: true } : {}) };
+    listener.listen(listen, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const address = listener.address();
+  return typeof address === "object" && address !== null ? address.port : 0;
 }
