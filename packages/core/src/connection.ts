@@ -77,9 +77,9 @@ export interface ConnectionOptions {
   /**
    * Makes the buffer of `size` bytes that a message received in several pieces (frames, or reads
    * of the transport) is joined into. Every byte is overwritten, so it need not be zero-filled:
-   * the Node and Bun adapters pass one on `Buffer.allocUnsafeSlow`, which skips the zero-fill of
-   * `new Uint8Array(size)` (the default), about 10 µs of a 64 KiB message on Node. It must return
-   * a fresh buffer each time, not shared with anything else.
+   * the Node and Bun adapters pass their runtime's unzeroed allocation (see their `allocate.ts`),
+   * which skips the zero-fill of `new Uint8Array(size)` (the default). It must return a fresh
+   * buffer each time, not shared with anything else.
    */
   readonly allocate?: (size: number) => Uint8Array;
   /**
