@@ -116,6 +116,8 @@ export class Connection {
   readonly #maxMessageSize: number;
   #extensions: readonly Extension[] = [];
   #extensionRsv = 0;
+  // What a message's encoding depends on (see sharedEncodingKey), set with the extensions.
+  #sharedEncodingKey: string | undefined = "";
   // The one state value. REPLY_PENDING is "the peer's Close (or a failure) is in, our Close is
   // held back by deferClose": the WHATWG readyState still says OPEN, and sending is still allowed.
   #phase: Phase;
@@ -361,12 +363,7 @@ export class Connection {
    * joined, or `undefined` when one keeps state between messages (then encode per connection).
    */
   get sharedEncodingKey(): string | undefined {
-    let key = "";
-    for (const extension of this.#extensions) {
-      if (extension.sharedEncodingKey === undefined || extension.encodeShared === undefined) return undefined;
-      key += `${extension.sharedEncodingKey}\n`;
-    }
-    return key;
+    return this.#sharedEncodingKey;
   }
 
   /**
@@ -496,6 +493,16 @@ export class Connection {
     this.#extensions = extensions;
     this.#extensionRsv = rsv;
     this.#decoder.setAllowedRsv(rsv);
+    // Fixed from now on: made once here, not per publish and subscriber.
+    let key: string | undefined = "";
+    for (const extension of extensions) {
+      if (extension.sharedEncodingKey === undefined || extension.encodeShared === undefined) {
+        key = undefined;
+        break;
+      }
+      key += `${extension.sharedEncodingKey}\n`;
+    }
+    this.#sharedEncodingKey = key;
   }
 
   /** Ends the opening handshake: the state becomes OPEN and `rest` is read as frames. */
