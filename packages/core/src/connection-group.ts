@@ -276,6 +276,14 @@ class TrackedTransport implements Transport {
     return this.#inner.write(chunks);
   }
 
+  get writesReleaseChunks(): boolean {
+    return this.#inner.writesReleaseChunks === true;
+  }
+
+  recycle(chunk: Uint8Array): void {
+    this.#inner.recycle?.(chunk);
+  }
+
   end(): Promise<void> {
     return this.#inner.end();
   }

@@ -217,6 +217,16 @@ export class Connection {
     return this.#out.length;
   }
 
+  /**
+   * Whether the connection still keeps views of received chunks: a partial frame, or the pieces of
+   * a message not yet complete. Views in the events it returned are the caller's to track. The
+   * caller may reuse a chunk's memory (see `Transport.recycle`) only when this is false and no
+   * event it took kept a view.
+   */
+  get holdsInput(): boolean {
+    return this.#decoder.bufferedBytes > 0 || this.#assembler.holdsInput;
+  }
+
   /** Whether the closing handshake completed: a Close sent, a Close received and the transport closed. */
   get wasClean(): boolean {
     return this.#phase === State.CLOSED && this.#closeSent !== undefined && this.#closeReceived !== undefined;

@@ -31,7 +31,7 @@ import { Keepalive, type KeepaliveOptions } from "./keepalive.ts";
 import { checkTransition, isTerminal, type Phase } from "./lifecycle.ts";
 import type { Hub } from "./pubsub.ts";
 import { PingTracker } from "./ping.ts";
-import { IncomingMessage, type MessageSource, type MessageStream, readSource, type SourceReader } from "./message-stream.ts";
+import { IncomingMessage, type MessageSource, type MessageStream, readSource, SourceBuffers, type SourceReader } from "./message-stream.ts";
 import { ServerConnection } from "./server.ts";
 import { State } from "./state.ts";
 import { type ConnectionStats, StatsCounters } from "./stats.ts";
@@ -172,6 +172,8 @@ export class Endpoint {
   // Bytes handed to the transport so far, and those queued while handling input since the
   // buffer was last below the high-water mark (reading stops once they reach it).
   #writtenTotal = 0;
+  // Whether an event of the chunk being handled kept a view of it (see #onData).
+  #inputKept = false;
   #replyBytes = 0;
   #phase: Phase = "connecting";
   #owner: EndpointOwner | undefined;
@@ -425,7 +427,9 @@ export class Endpoint {
    */
   sendStream(source: MessageSource, type?: "text" | "binary"): Promise<void> {
     if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
-    const reader = readSource(source);
+    // Byte streams are read into buffers the send reuses, where the transport tells when a write
+    // is done with its chunks (see #streamOut).
+    const reader = readSource(source, this.#transport?.writesReleaseChunks === true);
     const previous = this.#encoding ?? Promise.resolve();
     const result = previous.then(() => this.#streamOut(reader, type));
     const next = result.then(noop, noop);
@@ -511,6 +515,12 @@ export class Endpoint {
   /** A promise that resolves once {@link bufferedAmount} is below the high-water mark, or the connection ended. */
   whenWritable(): Promise<void> {
     if (!this.full || isTerminal(this.#phase)) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#writeWaiters ??= []).push(resolve));
+  }
+
+  // Resolves once the transport took a write while not full (or the connection ended).
+  #nextWrite(): Promise<void> {
+    if (isTerminal(this.#phase)) return Promise.resolve();
     return new Promise<void>((resolve) => (this.#writeWaiters ??= []).push(resolve));
   }
 
@@ -689,6 +699,10 @@ export class Endpoint {
   #onData(chunk: Uint8Array): void {
     const conn = this.#conn!;
     if (this.#transportDone || conn.state === State.CLOSED) return;
+    // A transport that reuses its read buffers gets the chunk back when nothing kept a view of it
+    // (the handshake's input is never given back: the head parser's state is not tracked).
+    const recycle = conn.state === State.CONNECTING ? undefined : this.#transport!.recycle;
+    this.#inputKept = false;
     this.#inInput = true;
     const before = this.#writtenTotal + conn.bufferedAmount;
     try {
@@ -698,6 +712,7 @@ export class Endpoint {
       this.#inInput = false;
       this.#replyBytes += this.#writtenTotal + conn.bufferedAmount - before;
     }
+    if (recycle !== undefined && !this.#inputKept && !conn.holdsInput) recycle.call(this.#transport, chunk);
     if ((conn.state as State) === State.CLOSED) {
       // As the read loop does: the connection is over, so is reading.
       this.#endInput();
@@ -794,6 +809,13 @@ export class Endpoint {
 
   // Events after a message still being decoded wait for it, so everything stays in order.
   #onEvent(event: ConnectionEvent): void {
+    // Which events keep a view of the input (for Transport.recycle): a binary message or a pong
+    // handed on as it is, a message to decode, and anything that waits. A streamed piece handled
+    // now is copied into its stream.
+    const type = event.type;
+    if (type === "binary" || type === "encoded" || type === "pong" || (type === "message-chunk" && this.#decoding !== undefined)) {
+      this.#inputKept = true;
+    }
     if (event.type !== "encoded" && this.#decoding === undefined) {
       this.#handleEvent(event);
       return;
@@ -937,14 +959,22 @@ export class Endpoint {
   // Writing
 
   // A streamed send (see sendStream), run in turn with the other sends that wait.
+  // A byte stream read in BYOB mode lands in buffers of our own (SourceBuffers), reused once the
+  // transport wrote the frames they went out in.
   async #streamOut(reader: SourceReader, type: "text" | "binary" | undefined): Promise<void> {
     const conn = this.#conn!;
     let started = false;
     let binary = type === "binary";
+    const buffers = reader.byob ? new SourceBuffers() : undefined;
     for (;;) {
       let bytes: Uint8Array | undefined;
       try {
-        const step = await reader.next();
+        let into: Uint8Array | undefined;
+        while (buffers !== undefined && (into = buffers.target(this.#writtenTotal - this.#inflight)) === undefined) {
+          if (!this.canSend) break;
+          await this.#nextWrite();
+        }
+        const step = await reader.next(into);
         if (!step.done) {
           if (!started && type === undefined) binary = typeof step.value !== "string";
           bytes = chunkBytes(step.value);
@@ -964,7 +994,10 @@ export class Endpoint {
         throw new WebSocketError("The connection closed before the end of the streamed message", { closeCode: this.#localFailure?.closeCode ?? undefined });
       }
       if (bytes === undefined) break;
-      if (bytes.length === 0 && started) continue;
+      if (bytes.length === 0 && started) {
+        buffers?.filled(bytes, 0);
+        continue;
+      }
       if (!started) {
         if (binary) conn.sendBinary(bytes, false);
         else conn.sendText(bytes, false);
@@ -972,6 +1005,7 @@ export class Endpoint {
       } else {
         conn.sendContinuation(bytes, false);
       }
+      buffers?.filled(bytes, this.#writtenTotal + conn.bufferedAmount);
       this.#queued();
       if (this.full) await this.whenWritable();
     }

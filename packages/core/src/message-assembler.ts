@@ -73,6 +73,11 @@ export class MessageAssembler {
     return this.#opcode !== NONE;
   }
 
+  /** Whether pieces fed so far are still kept (as views) for a message not yet complete. */
+  get holdsInput(): boolean {
+    return this.#parts.length > 0;
+  }
+
   /** Feeds one data-frame piece; returns the message it completes, if any. */
   feed(piece: FramePiece): Message | undefined {
     if (piece.first) this.#startFrame(piece);

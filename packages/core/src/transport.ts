@@ -13,7 +13,8 @@ import { UsageError } from "./errors.ts";
  *
  * The chunks `read()` yields become the connection's: payloads are unmasked in place and binary
  * messages may be views of them, so a transport never writes into a chunk again after handing it
- * out (a buffer that hands out fresh regions is fine; one buffer reused for every read is not).
+ * out (a buffer that hands out fresh regions is fine; one buffer reused for every read is not),
+ * unless the connection gave it back with {@link recycle}.
  */
 export interface Transport {
   /**
@@ -29,6 +30,23 @@ export interface Transport {
    * queue of its own beyond one batch.
    */
   write(chunks: readonly Uint8Array[]): Promise<void> | undefined;
+  /**
+   * Optional: the connection is done with `chunk`, a chunk this transport handed out, and holds
+   * no view of it any more: the transport may read into its memory again. Called right after the
+   * chunk was handled, only when nothing of it was kept (no partial frame, no message or control
+   * payload handed on as a view); otherwise never, and the chunk is left to the garbage
+   * collector. A transport that reuses its read buffer this way allocates nothing per read while
+   * the traffic allows it (e.g. a message streamed through in BYOB reads).
+   */
+  recycle?(chunk: Uint8Array): void;
+  /**
+   * Optional: `true` when every promise {@link write} returns settles only once the transport is
+   * done with the chunks it was given (written out or copied), and `write()` never returns
+   * `undefined` while it still holds one: the caller may then write into their memory again. A
+   * streamed send of a byte stream then reads it into a few buffers of its own, each reused once
+   * the write that carried it settled, instead of a new chunk per read.
+   */
+  readonly writesReleaseChunks?: boolean;
   /** Half-closes: resolves once everything written is flushed and the end is sent. */
   end(): Promise<void>;
   /** Drops the transport at once; pending reads end. */

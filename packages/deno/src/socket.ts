@@ -36,9 +36,12 @@ const DEFAULT_MAX_READ_SIZE = 64 * 1024;
  * - `read()` reads the connection once (nothing is read ahead: a reader that stops reading
  *   stops the connection being read), into a buffer that starts small and grows while reads
  *   fill it, so an idle connection holds only a few KiB. Each chunk is a fresh region, never
- *   written into again.
+ *   written into again unless the connection gives it back (`recycle()`): the next read then
+ *   lands in the same memory, so traffic the connection copies out (a message streamed
+ *   through) allocates nothing per read.
  * - `write()` queues the chunks and writes each in full (`conn.write()` may take part of one),
- *   in order; the promise resolves once the connection took the last byte.
+ *   in order; the promise resolves once the connection took the last byte, and only then
+ *   (`writesReleaseChunks`): the chunks are free again.
  * - `end()` half-closes after the queued writes
  *   ([`closeWrite()`](https://docs.deno.com/api/deno/~/Deno.Conn.closeWrite)); reading goes on.
  * - `destroy()` closes the connection; a pending read and queued writes reject.
@@ -161,6 +164,14 @@ class ConnTransport implements Transport {
     return address.transport === "tcp" ? address.port : undefined;
   }
 
+  get writesReleaseChunks(): boolean {
+    return true;
+  }
+
+  recycle(chunk: Uint8Array): void {
+    this.#buffer.recycle(chunk);
+  }
+
   async read(): Promise<Uint8Array | null> {
     for (;;) {
       if (this.#input === "ended") return null;
@@ -266,9 +277,10 @@ class ConnTransport implements Transport {
 
 /**
  * Where reads land: consecutive regions of one buffer, each handed out as a view and never
- * written into again. The read size adapts to the traffic: it doubles after a read that filled a
- * whole read size (up to the maximum) and falls back to what arrived after one that did not; a
- * buffer larger than the read size is retired, so a connection gone quiet waits on a small one.
+ * written into again, except the last one once given back (`recycle()`). The read size adapts
+ * to the traffic: it doubles after a read that filled a whole read size (up to the maximum) and
+ * falls back to what arrived after one that did not; a buffer larger than the read size is
+ * retired, so a connection gone quiet waits on a small one.
  */
 class ReadBuffer {
   readonly #min: number;
@@ -285,7 +297,7 @@ class ReadBuffer {
   /** The space to read into next: the buffer's free bytes, up to the read size. */
   space(): Uint8Array {
     const free = this.#buffer.length - this.#offset;
-    if (this.#buffer.length > this.#size || free < this.#size / 4) {
+    if (this.#buffer.length !== this.#size || free < this.#size / 4) {
       this.#buffer = new Uint8Array(this.#size);
       this.#offset = 0;
     }
@@ -299,6 +311,12 @@ class ReadBuffer {
     if (n < offered) this.#size = Math.min(Math.max(ceilPowerOfTwo(n), this.#min), this.#max);
     else if (offered === this.#size) this.#size = Math.min(this.#size * 2, this.#max);
     return chunk;
+  }
+
+  /** The last chunk taken is free again: the next read may land in its memory. */
+  recycle(chunk: Uint8Array): void {
+    const start = chunk.byteOffset - this.#buffer.byteOffset;
+    if (chunk.buffer === this.#buffer.buffer && start + chunk.byteLength === this.#offset) this.#offset = start;
   }
 }
 

@@ -498,6 +498,59 @@ describe("connTransport", () => {
     expect(new Set(received.map((chunk) => chunk.buffer)).size).toBeLessThan(received.length);
   });
 
+  it("reads into the memory of a chunk given back with recycle(), and never into one kept", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const next = async (bytes: Uint8Array): Promise<Uint8Array> => {
+      await writeAll(peer, bytes);
+      const chunks = await readBytes(transport, bytes.byteLength, 2000);
+      expect(chunks).toHaveLength(1);
+      return chunks[0]!;
+    };
+
+    const first = await next(new Uint8Array(100).fill(1));
+    transport.recycle!(first);
+    const second = await next(new Uint8Array(100).fill(2));
+    // The same memory: the first chunk's bytes are now the second's.
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteOffset).toBe(first.byteOffset);
+    expect(first.every((byte) => byte === 2)).toBe(true);
+
+    // Kept (not given back): the next read lands after it, and it keeps its bytes.
+    const third = await next(new Uint8Array(100).fill(3));
+    expect(third.buffer).toBe(second.buffer);
+    expect(third.byteOffset).toBe(second.byteOffset + second.byteLength);
+    expect(second.every((byte) => byte === 2)).toBe(true);
+
+    // Only the last chunk read can be given back: an older one changes nothing.
+    transport.recycle!(second);
+    const fourth = await next(new Uint8Array(100).fill(4));
+    expect(fourth.byteOffset).toBe(third.byteOffset + third.byteLength);
+    expect(second.every((byte) => byte === 2) && third.every((byte) => byte === 3)).toBe(true);
+  });
+
+  it("reads a long transfer into one buffer while every chunk is given back", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = connTransport(ours);
+    const data = randomBytes(4 * MiB);
+    const sent = sendAndEnd(peer, data);
+    const buffers = new Set<ArrayBufferLike>();
+    let received = 0;
+    let matches = true;
+    for (let chunk = await transport.read(); chunk !== null; chunk = await transport.read()) {
+      matches &&= sameBytes(chunk, data.subarray(received, received + chunk.byteLength));
+      received += chunk.byteLength;
+      buffers.add(chunk.buffer);
+      transport.recycle!(chunk);
+    }
+    await within(5000, "the peer's write", sent);
+
+    expect(received).toBe(data.byteLength);
+    expect(matches).toBe(true);
+    // One buffer per read size on the way up (4, 8, 16, 32, 64 KiB), then the same one.
+    expect(buffers.size).toBeLessThanOrEqual(6);
+  }, 20_000);
+
   it("starts with a 4 KiB read buffer and doubles it while reads fill it, up to 64 KiB", async () => {
     const { ours, peer } = await openConnection();
     const transport = connTransport(ours);
@@ -561,6 +614,8 @@ describe("connTransport", () => {
   it("resolves writes only once the connection took them, so a peer that does not read stalls them", async () => {
     const { ours, peer } = await openConnection();
     const transport = connTransport(ours);
+    // What a streamed send relies on to reuse its buffers.
+    expect(transport.writesReleaseChunks).toBe(true);
     const chunk = new Uint8Array(64 * KiB).fill(7);
 
     const { accepted, pending } = await writeUntilBlocked(() => transport.write([chunk, chunk])!, 2 * chunk.byteLength, 256 * MiB, 300);
