@@ -416,7 +416,10 @@ export class Endpoint {
    * on a server: do not modify a chunk once yielded. Never compressed (RFC 7692 §6 allows
    * uncompressed messages). Other messages sent meanwhile wait behind it (counted in
    * {@link backlog}); control frames do not. The source is read only while
-   * {@link bufferedAmount} is below the write high-water mark.
+   * {@link bufferedAmount} is below the write high-water mark. On a transport with
+   * `writesReleaseChunks`, a byte stream is read in BYOB mode into a few buffers reused once
+   * their write settled, and a {@link MessageStream} sent on this way has its connection read
+   * only while a read of it is pending (nothing queues ahead).
    *
    * Resolves once the last frame is queued and the buffer is below the high-water mark. Rejects
    * with a {@link WebSocketError} when the connection closes first (the source is cancelled),

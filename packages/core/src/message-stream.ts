@@ -5,7 +5,8 @@
  *
  * Backpressure: a message stream queues at most its high-water mark of bytes (plus the rest of
  * the transport chunk being read); past it the endpoint stops reading the transport until the
- * stream is pulled again.
+ * stream is pulled again. A message stream relayed by a streamed send (BYOB, see
+ * {@link SourceBuffers}) queues nothing: its connection is read only while the send's read waits.
  *
  * @module
  */
@@ -165,7 +166,7 @@ export class IncomingMessage {
         controller.enqueue(data.slice(offset));
         break;
       }
-      const target = request.view!;
+      const target: ArrayBufferView = request.view!;
       // The reader's view may be of any element type: fill its bytes.
       const view = target instanceof Uint8Array ? target : new Uint8Array(target.buffer, target.byteOffset, target.byteLength);
       const take = Math.min(view.byteLength - this.#filled, data.length - offset);
