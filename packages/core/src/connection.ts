@@ -95,6 +95,8 @@ const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 // Payloads up to this size are copied next to their header into the staging slab; larger ones
 // are sent as a separate chunk (server side), so big messages are never copied.
+// At least 125: a control frame's payload is then always copied, so a pong never keeps a view of
+// the ping's input chunk (which Transport.recycle relies on).
 const COPY_THRESHOLD = 16 * 1024;
 // Strings up to this many UTF-16 units (at most 3 bytes each in UTF-8) are encoded straight into
 // the staging slab.
