@@ -239,6 +239,16 @@ export class SocketTransport implements Transport, ReadAheadOwner {
     return this.#queueCompletion();
   }
 
+  /**
+   * Resolves once every chunk written before was taken by Bun (which copies what it takes): at
+   * once when nothing waits for `drain`, else after what waits.
+   */
+  released(): Promise<void> {
+    if (this.socket === undefined || this.#error !== undefined) return Promise.reject(this.closedError);
+    if (this.#outbox.length === 0) return Promise.resolve();
+    return this.#queueCompletion();
+  }
+
   /** Push mode (see core's `Transport.listen`): input goes to `sink` from the socket's `data` handler. */
   listen(sink: TransportSink): boolean {
     return this.#input.listen(sink);

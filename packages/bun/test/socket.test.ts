@@ -394,6 +394,31 @@ describe("SocketTransport", () => {
     expect(sameBytes(peer.bytes(), expected)).toBe(true);
   });
 
+  it("released() resolves at once when Bun took everything, and after a partial write's rest otherwise", async () => {
+    const { ours, peer } = await openTransportPair();
+    expect(ours.write([pattern(100, 30)])).toBeUndefined();
+    await within(2000, "released() with nothing waiting", ours.released());
+
+    peer.socket!.pause();
+    const big = pattern(16 * MiB, 31);
+    const first = ours.write([big]);
+    expect(first).toBeInstanceOf(Promise);
+    // The rest of the big chunk waits for drain: the release comes after it was written.
+    const order: string[] = [];
+    const released = ours.released().then(() => void order.push("released"));
+    void first!.then(() => void order.push("write"));
+    peer.socket!.resume();
+    await within(10_000, "released()", released);
+    expect(order).toEqual(["write", "released"]);
+    await peer.until(10_000, "the peer to receive everything", () => peer.received === 100 + big.length);
+  });
+
+  it("released() rejects once the transport is destroyed", async () => {
+    const { ours } = await openTransportPair();
+    ours.destroy(new Error("gone"));
+    await expect(within(2000, "released()", ours.released())).rejects.toBeDefined();
+  });
+
   it("end() sends the FIN after the queued writes, and we still read the peer's reply", async () => {
     const { ours, peer } = await openTransportPair();
     peer.socket!.pause();

@@ -276,8 +276,10 @@ class TrackedTransport implements Transport {
     return this.#inner.write(chunks);
   }
 
-  get writesReleaseChunks(): boolean {
-    return this.#inner.writesReleaseChunks === true;
+  // Only where the inner transport has it: its presence decides how streamed sends read.
+  get released(): (() => Promise<void>) | undefined {
+    const inner = this.#inner;
+    return inner.released === undefined ? undefined : () => inner.released!();
   }
 
   recycle(chunk: Uint8Array): void {

@@ -417,9 +417,9 @@ export class Endpoint {
    * uncompressed messages). Other messages sent meanwhile wait behind it (counted in
    * {@link backlog}); control frames do not. The source is read only while
    * {@link bufferedAmount} is below the write high-water mark. On a transport with
-   * `writesReleaseChunks`, a byte stream is read in BYOB mode into a few buffers reused once
-   * their write settled, and a {@link MessageStream} sent on this way has its connection read
-   * only while a read of it is pending (nothing queues ahead).
+   * `released()`, a byte stream is read in BYOB mode into a few buffers reused once released,
+   * and a {@link MessageStream} sent on this way has its connection read only while a read of it
+   * is pending (nothing queues ahead).
    *
    * Resolves once the last frame is queued and the buffer is below the high-water mark. Rejects
    * with a {@link WebSocketError} when the connection closes first (the source is cancelled),
@@ -432,7 +432,7 @@ export class Endpoint {
     if (!this.canSend) throw new UsageError("WS_ERR_INVALID_STATE", "Cannot send: the connection is not open");
     // Byte streams are read into buffers the send reuses, where the transport tells when a write
     // is done with its chunks (see #streamOut).
-    const reader = readSource(source, this.#transport?.writesReleaseChunks === true);
+    const reader = readSource(source, this.#transport?.released !== undefined);
     const previous = this.#encoding ?? Promise.resolve();
     const result = previous.then(() => this.#streamOut(reader, type));
     const next = result.then(noop, noop);
@@ -518,12 +518,6 @@ export class Endpoint {
   /** A promise that resolves once {@link bufferedAmount} is below the high-water mark, or the connection ended. */
   whenWritable(): Promise<void> {
     if (!this.full || isTerminal(this.#phase)) return Promise.resolve();
-    return new Promise<void>((resolve) => (this.#writeWaiters ??= []).push(resolve));
-  }
-
-  // Resolves once the transport took a write while not full (or the connection ended).
-  #nextWrite(): Promise<void> {
-    if (isTerminal(this.#phase)) return Promise.resolve();
     return new Promise<void>((resolve) => (this.#writeWaiters ??= []).push(resolve));
   }
 
@@ -767,7 +761,7 @@ export class Endpoint {
     const transport = this.#transport!;
     try {
       for (;;) {
-        if (this.#mustStopReading()) await new Promise<void>((resolve) => (this.#resumeReading = resolve));
+        while (this.#mustStopReading()) await new Promise<void>((resolve) => (this.#resumeReading = resolve));
         const chunk = await transport.read();
         if (chunk === null) break;
         this.#onData(chunk);
@@ -969,13 +963,16 @@ export class Endpoint {
     let started = false;
     let binary = type === "binary";
     const buffers = reader.byob ? new SourceBuffers() : undefined;
+    let releasing: Promise<void> | undefined;
     for (;;) {
       let bytes: Uint8Array | undefined;
       try {
-        let into: Uint8Array | undefined;
-        while (buffers !== undefined && (into = buffers.target(this.#writtenTotal - this.#inflight)) === undefined) {
-          if (!this.canSend) break;
-          await this.#nextWrite();
+        let into = buffers?.target();
+        if (buffers !== undefined && into === undefined) {
+          // Every buffer in flight: wait for the release under way, or ask for one. A failed
+          // release frees none; the read then gets a new buffer.
+          await (releasing ?? this.#releaseSendBuffers(buffers));
+          into = buffers.target();
         }
         const step = await reader.next(into);
         if (!step.done) {
@@ -998,7 +995,7 @@ export class Endpoint {
       }
       if (bytes === undefined) break;
       if (bytes.length === 0 && started) {
-        buffers?.filled(bytes, 0);
+        buffers?.filled(bytes, false);
         continue;
       }
       if (!started) {
@@ -1008,8 +1005,17 @@ export class Endpoint {
       } else {
         conn.sendContinuation(bytes, false);
       }
-      buffers?.filled(bytes, this.#writtenTotal + conn.bufferedAmount);
       this.#queued();
+      if (buffers !== undefined) {
+        buffers.filled(bytes, true);
+        // Half the buffers in flight: ask for their release now, so the rest can be read into
+        // while it comes.
+        if (releasing === undefined && buffers.inFlight >= 4) {
+          const release = (releasing = this.#releaseSendBuffers(buffers).then(() => {
+            if (releasing === release) releasing = undefined;
+          }));
+        }
+      }
       if (this.full) await this.whenWritable();
     }
     // §5.4: the message ends with a frame with FIN set (here an empty one).
@@ -1021,6 +1027,20 @@ export class Endpoint {
     }
     this.#queued();
     if (this.full) await this.whenWritable();
+  }
+
+  // Hands what is queued to the transport, then frees the send buffers in flight once the
+  // transport released them.
+  #releaseSendBuffers(buffers: SourceBuffers): Promise<void> {
+    this.#flush();
+    const transport = this.#transport;
+    let released: Promise<void>;
+    try {
+      released = transport?.released?.() ?? Promise.reject(new Error("The transport cannot release"));
+    } catch (error) {
+      released = Promise.reject(error);
+    }
+    return buffers.release(released);
   }
 
   #queued(): void {

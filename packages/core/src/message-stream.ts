@@ -25,8 +25,8 @@
  * connection's read buffers. A default reader gets each piece as a new `Uint8Array`; a BYOB reader
  * (`getReader({ mode: "byob" })`) gets them in its own buffer, so reading a message of any size
  * allocates nothing per chunk: everything a transport chunk holds for a pending read lands in
- * that read's buffer, as far as it has room. Sending a message stream (e.g. an echo) reads it
- * that way on transports that report when a write is done with its buffers (Deno's).
+ * that read's buffer, as far as it has room. Sending a message stream on (e.g. an echo) reads it
+ * that way, on transports that tell when they are done with what was written (every adapter's).
  *
  * @example
  * ```ts
@@ -266,41 +266,52 @@ const SOURCE_READ_SIZE = 64 * 1024;
 const SOURCE_BUFFERS = 8;
 
 /**
- * The buffers a streamed send reads a byte stream into (BYOB), each reused once the transport is
- * done with the frame it went out in (on a transport whose writes release their chunks:
- * `Transport.writesReleaseChunks`). A message relayed to the socket this way allocates nothing per
- * chunk. Each read takes a whole buffer: a BYOB read detaches its buffer, so it must not be one
- * that a frame still in flight is a view of. At most {@link SOURCE_BUFFERS} are in use; past that
- * the send waits for the transport.
+ * The buffers a streamed send reads a byte stream into (BYOB), on a transport that tells when it
+ * is done with what it was given (`Transport.released`): each buffer a frame went out in is in
+ * flight until a release made after that write resolves, then read into again. A message relayed
+ * to the socket this way allocates nothing per chunk. Each read takes a whole buffer: a BYOB read
+ * detaches its buffer, so it must not be one a frame in flight is a view of. At most
+ * {@link SOURCE_BUFFERS} are made; past that the send waits for a release.
  */
 export class SourceBuffers {
-  readonly #spare: Array<{ readonly buffer: ArrayBufferLike; readonly freeAt: number }> = [];
+  readonly #free: ArrayBufferLike[] = [];
+  #inFlight: ArrayBufferLike[] = [];
   #made = 0;
 
-  /**
-   * A buffer to read into, given how many output bytes the transport is done with; `undefined`
-   * while every buffer is still in flight (wait for a write, then ask again).
-   */
-  target(written: number): Uint8Array | undefined {
-    const spare = this.#spare;
-    for (let i = 0; i < spare.length; i++) {
-      if (spare[i]!.freeAt <= written) {
-        const { buffer } = spare[i]!;
-        spare.splice(i, 1);
-        return new Uint8Array(buffer);
-      }
-    }
+  /** Buffers whose frames were handed on and not yet released. */
+  get inFlight(): number {
+    return this.#inFlight.length;
+  }
+
+  /** A buffer to read into, or `undefined` while every buffer is in flight (release some). */
+  target(): Uint8Array | undefined {
+    const free = this.#free.pop();
+    if (free !== undefined) return new Uint8Array(free);
     if (this.#made === SOURCE_BUFFERS) return undefined;
     this.#made++;
     return new Uint8Array(SOURCE_READ_SIZE);
   }
 
   /**
-   * What a read returned (a view of the target's memory, in the buffer that replaced the detached
-   * one), and the output position where the frame carrying it ends (0: nothing was sent).
+   * What a read returned: a view of the target's memory, in the buffer that replaced the detached
+   * one; in flight once its frame is handed on (`sent`), free again at once otherwise.
    */
-  filled(chunk: Uint8Array, end: number): void {
-    this.#spare.push({ buffer: chunk.buffer, freeAt: chunk.byteLength > 0 ? end : 0 });
+  filled(chunk: Uint8Array, sent: boolean): void {
+    if (sent) this.#inFlight.push(chunk.buffer);
+    else this.#free.push(chunk.buffer);
+  }
+
+  /**
+   * Frees the buffers in flight now once `released` resolves (the transport's release, asked for
+   * after their frames were written to it). Never rejects: buffers of a failed release stay
+   * taken, and reads go on into new ones.
+   */
+  release(released: Promise<void>): Promise<void> {
+    const batch = this.#inFlight;
+    this.#inFlight = [];
+    return released.then(() => {
+      for (const buffer of batch) this.#free.push(buffer);
+    }, () => {});
   }
 }
 

@@ -40,13 +40,12 @@ export interface Transport {
    */
   recycle?(chunk: Uint8Array): void;
   /**
-   * Optional: `true` when every promise {@link write} returns settles only once the transport is
-   * done with the chunks it was given (written out or copied), and `write()` never returns
-   * `undefined` while it still holds one: the caller may then write into their memory again. A
-   * streamed send of a byte stream then reads it into a few buffers of its own, each reused once
-   * the write that carried it settled, instead of a new chunk per read.
+   * Optional: resolves once the transport holds none of the chunks given to {@link write}
+   * before this call (each written out, or copied), so the caller may write into their memory
+   * again; rejects if the transport failed first. A streamed send then reads a byte stream
+   * (BYOB) into a few buffers of its own, reused once released, instead of a new chunk per read.
    */
-  readonly writesReleaseChunks?: boolean;
+  released?(): Promise<void>;
   /** Half-closes: resolves once everything written is flushed and the end is sent. */
   end(): Promise<void>;
   /** Drops the transport at once; pending reads end. */

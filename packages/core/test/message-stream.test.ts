@@ -121,6 +121,23 @@ describe("receiving a message as a stream (WebSocketStream, server)", () => {
     expect(transport.unread).toBe(0);
   });
 
+  it("keeps reading stopped while a message stream is full, even as its own writes complete", async () => {
+    const transport = new TestTransport();
+    const { messages, writer } = await streamServer(transport, { messageStreamHighWaterMark: 1024 });
+    for (let i = 0; i < 50; i++) transport.push(fromPeer("server", i === 0 ? Opcode.BINARY : Opcode.CONTINUATION, new Uint8Array(1000).fill(i), i === 49));
+    const { value: message } = await within(messages.read());
+    await settle(10);
+    const reads = transport.reads;
+    // Each write the transport takes wakes the reader; the full stream must still hold it back.
+    for (let i = 0; i < 5; i++) {
+      await within(writer.write(`reply ${i}`));
+      await settle(2);
+    }
+    expect(transport.reads).toBe(reads);
+    const data = await within(readAll(message!));
+    expect(data.length).toBe(50_000);
+  });
+
   it("reads on once a full message stream has ended, even if it is never read (push mode)", async () => {
     const [clientSide, serverSide] = memoryPair();
     const peer = new RawPeer(clientSide);

@@ -1,4 +1,4 @@
-// Transport.recycle and writesReleaseChunks: a transport that reuses its read buffer gets back
+// Transport.recycle and Transport.released: a transport that reuses its read buffer gets back
 // exactly the chunks nothing kept a view of (a recycled chunk is overwritten at once, so a view
 // kept by mistake shows it), and a streamed send relaying a message stream reads it into
 // buffers it reuses only once the transport is done with them.
@@ -140,7 +140,7 @@ describe("giving read chunks back to the transport (Transport.recycle)", () => {
   });
 });
 
-describe("a message stream relayed by a streamed send (BYOB, writesReleaseChunks)", () => {
+describe("a message stream relayed by a streamed send (BYOB, Transport.released)", () => {
   it("reads the transport only while the send has a read pending, so nothing queues ahead", async () => {
     const transport = new RecyclingTransport();
     const { readable, writable } = await server(transport, { streamMessages: true, messageStreamHighWaterMark: 1 << 20 });

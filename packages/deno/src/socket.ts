@@ -40,8 +40,8 @@ const DEFAULT_MAX_READ_SIZE = 64 * 1024;
  *   lands in the same memory, so traffic the connection copies out (a message streamed
  *   through) allocates nothing per read.
  * - `write()` queues the chunks and writes each in full (`conn.write()` may take part of one),
- *   in order; the promise resolves once the connection took the last byte, and only then
- *   (`writesReleaseChunks`): the chunks are free again.
+ *   in order; the promise resolves once the connection took the last byte. `released()`
+ *   resolves once everything written before it was.
  * - `end()` half-closes after the queued writes
  *   ([`closeWrite()`](https://docs.deno.com/api/deno/~/Deno.Conn.closeWrite)); reading goes on.
  * - `destroy()` closes the connection; a pending read and queued writes reject.
@@ -164,8 +164,12 @@ class ConnTransport implements Transport {
     return address.transport === "tcp" ? address.port : undefined;
   }
 
-  get writesReleaseChunks(): boolean {
-    return true;
+  released(): Promise<void> {
+    if (this.#state === "closed") return Promise.reject(this.#closedError());
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    const done = new Deferred();
+    this.#queue.push(done);
+    return done.promise;
   }
 
   recycle(chunk: Uint8Array): void {

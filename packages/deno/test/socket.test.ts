@@ -614,15 +614,20 @@ describe("connTransport", () => {
   it("resolves writes only once the connection took them, so a peer that does not read stalls them", async () => {
     const { ours, peer } = await openConnection();
     const transport = connTransport(ours);
-    // What a streamed send relies on to reuse its buffers.
-    expect(transport.writesReleaseChunks).toBe(true);
+
     const chunk = new Uint8Array(64 * KiB).fill(7);
 
     const { accepted, pending } = await writeUntilBlocked(() => transport.write([chunk, chunk])!, 2 * chunk.byteLength, 256 * MiB, 300);
 
     expect(accepted).toBeLessThan(64 * MiB);
+    // What a streamed send waits for before reusing its buffers: it comes after the stalled write.
+    const order: string[] = [];
+    const released = transport.released!().then(() => void order.push("released"));
+    void pending.then(() => void order.push("write"));
     const peerReceived = readConnUntilEnd(peer, 10_000);
     await within(10_000, "the stalled write", pending);
+    await within(2000, "released()", released);
+    expect(order).toEqual(["write", "released"]);
     await within(2000, "end()", transport.end());
     expect((await peerReceived).byteLength).toBe(accepted + 2 * chunk.byteLength);
   }, 20_000);

@@ -116,6 +116,7 @@ function sessionPeer(stream: Http2Stream): { remoteAddress?: string | undefined;
 }
 
 const kTransport = Symbol("wsstream.transport");
+const EMPTY = new Uint8Array(0);
 
 /** A socket driven by a {@link SocketTransport}: the socket's listeners find it here. */
 type OwnedSocket = Socket & { [kTransport]: SocketTransport };
@@ -212,6 +213,20 @@ class SocketTransport implements Transport, ReadAheadOwner {
     if (accepted) return undefined;
     this.#drain ??= new Deferred();
     return this.#drain.promise;
+  }
+
+  /**
+   * Resolves once the socket holds none of the chunks written before (Node keeps a reference to
+   * each until it is written): an empty write's callback, which comes after theirs.
+   */
+  released(): Promise<void> {
+    if (this.#isClosed()) return Promise.reject(this.#closedError());
+    const socket = this.#socket;
+    if (socket.writableLength === 0) return Promise.resolve();
+    if (socket.writableEnded) return this.end();
+    return new Promise<void>((resolve, reject) => {
+      socket.write(EMPTY, (error) => (error === undefined || error === null ? resolve() : reject(error)));
+    });
   }
 
   end(): Promise<void> {

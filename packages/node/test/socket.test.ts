@@ -422,6 +422,29 @@ describe("socketTransport", () => {
     expect((await received).length).toBe(accepted + 2 * chunk.length);
   });
 
+  it("released() resolves at once when nothing is held, and after the held writes otherwise", async () => {
+    const { ours, peer } = await openConnection();
+    const transport = socketTransport(ours);
+    await within(2000, "released() with nothing written", transport.released!());
+    const chunk = Buffer.alloc(64 * KiB, 7);
+    const { accepted, pending } = await writeUntilBlocked(() => transport.write([chunk, chunk]), 2 * chunk.length, 256 * MiB, 200);
+    // Node still holds the chunks of the stalled write: the release comes once it holds none.
+    expect(ours.writableLength).toBeGreaterThan(0);
+    const heldAtRelease = transport.released!().then(() => ours.writableLength);
+    const received = collectUntilEnd(peer, 10_000);
+    expect(await within(10_000, "released()", heldAtRelease)).toBe(0);
+    await within(10_000, "drain", pending);
+    await within(10_000, "end", transport.end());
+    expect((await received).length).toBe(accepted + 2 * chunk.length);
+  });
+
+  it("released() rejects once the socket is destroyed", async () => {
+    const { ours } = await openConnection();
+    const transport = socketTransport(ours);
+    transport.destroy(new Error("gone"));
+    await expect(within(2000, "released()", transport.released!())).rejects.toThrow("gone");
+  });
+
   it("rejects a pending read when the peer resets the connection", async () => {
     const { ours, peer } = await openConnection();
     const transport = socketTransport(ours);

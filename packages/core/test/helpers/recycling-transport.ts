@@ -2,14 +2,13 @@
  * A {@link TestTransport} that recycles like Deno's: each chunk pushed is read into a buffer of
  * the transport's, and a chunk given back with `recycle()` is overwritten at once with 0xEE and
  * its memory is where the next read lands. A connection that gives back a chunk it still holds a
- * view of sees its bytes turn to 0xEE. Its writes release their chunks (`writesReleaseChunks`):
- * a write held (not `accepting`) keeps the chunks it was given, and `release()` checks that none
- * of them changed (or was detached) before it settled.
+ * view of sees its bytes turn to 0xEE. It tells when it is done with written chunks
+ * (`released()`): a write held (not `accepting`) keeps the chunks it was given, `released()`
+ * waits for it, and `release()` checks that none of them changed (or was detached) meanwhile.
  */
 import { TestTransport } from "./test-transport.ts";
 
 export class RecyclingTransport extends TestTransport {
-  readonly writesReleaseChunks = true;
   /** Chunks given back, and buffers made for reads (a read into a recycled one makes none). */
   recycled = 0;
   buffersMade = 0;
@@ -18,6 +17,9 @@ export class RecyclingTransport extends TestTransport {
   #last: Uint8Array | undefined;
   #free: Uint8Array | undefined;
   #heldChunks: Array<{ chunk: Uint8Array; copy: Uint8Array }> = [];
+  #releaseWaiters: Array<() => void> = [];
+  /** How many times the connection asked for a release. */
+  releases = 0;
 
   override async read(): Promise<Uint8Array | null> {
     const chunk = await super.read();
@@ -51,6 +53,12 @@ export class RecyclingTransport extends TestTransport {
     return result;
   }
 
+  released(): Promise<void> {
+    this.releases++;
+    if (this.#heldChunks.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#releaseWaiters.push(resolve));
+  }
+
   override release(): void {
     for (const { chunk, copy } of this.#heldChunks.splice(0)) {
       if (chunk.byteLength !== copy.byteLength || chunk.some((byte, i) => byte !== copy[i])) {
@@ -58,5 +66,6 @@ export class RecyclingTransport extends TestTransport {
       }
     }
     super.release();
+    for (const resolve of this.#releaseWaiters.splice(0)) resolve();
   }
 }
