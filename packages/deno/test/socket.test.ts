@@ -529,26 +529,30 @@ describe("connTransport", () => {
     expect(second.every((byte) => byte === 2) && third.every((byte) => byte === 3)).toBe(true);
   });
 
-  it("reads a long transfer into one buffer while every chunk is given back", async () => {
+  it("reads a long transfer into the same buffer while every chunk is given back", async () => {
     const { ours, peer } = await openConnection();
     const transport = connTransport(ours);
-    const data = randomBytes(4 * MiB);
-    const sent = sendAndEnd(peer, data);
-    const buffers = new Set<ArrayBufferLike>();
+    const data = randomBytes(256 * KiB);
+    // All of it waits in the kernel before the first read, so reads fill their buffers.
+    await within(2000, "the peer's write", sendAndEnd(peer, data));
+    const buffers: ArrayBufferLike[] = [];
     let received = 0;
     let matches = true;
     for (let chunk = await transport.read(); chunk !== null; chunk = await transport.read()) {
       matches &&= sameBytes(chunk, data.subarray(received, received + chunk.byteLength));
       received += chunk.byteLength;
-      buffers.add(chunk.buffer);
+      buffers.push(chunk.buffer);
       transport.recycle!(chunk);
     }
-    await within(5000, "the peer's write", sent);
 
     expect(received).toBe(data.byteLength);
     expect(matches).toBe(true);
-    // One buffer per read size on the way up (4, 8, 16, 32, 64 KiB), then the same one.
-    expect(buffers.size).toBeLessThanOrEqual(6);
+    // A new buffer only where the read size changed (reads that fill it double it, shorter ones
+    // shrink it: how often depends on timing); otherwise every read lands in the same one.
+    const changes = buffers.filter((buffer, i) => i > 0 && buffer !== buffers[i - 1]);
+    const resized = buffers.filter((buffer, i) => i > 0 && buffer.byteLength !== buffers[i - 1]!.byteLength);
+    expect(changes.length).toBe(resized.length);
+    expect(new Set(buffers).size).toBeLessThan(buffers.length);
   }, 20_000);
 
   it("starts with a 4 KiB read buffer and doubles it while reads fill it, up to 64 KiB", async () => {
