@@ -31,13 +31,13 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import type { SubscriberCommand, SubscriberMessage } from "./publish-subscribers.ts";
 import { type RuntimeServer, runtimeVersions, startRuntimeServer } from "./runtime-servers.ts";
-import { spawnNode, withTimeout } from "./servers/control.ts";
+import { withTimeout } from "./servers/control.ts";
+import { SubscriberProcess } from "./subscriber-process.ts";
 
 const CORES = availableParallelism();
 const { values } = parseArgs({
@@ -58,44 +58,6 @@ const MESSAGES = Number(values.messages);
 const BATCH = Math.max(1, Number(values.batch));
 const ROUNDS = Number(values.rounds);
 const RUN_LIMIT_MS = 10 * 60_000;
-
-/** A subscriber process (bench/publish-subscribers.ts) and its messages, waited for by type. */
-class Subscribers {
-  readonly #child: ChildProcess;
-  readonly #waiting = new Map<string, Array<{ resolve: (m: SubscriberMessage) => void; reject: (e: Error) => void }>>();
-  #failure: Error | undefined;
-
-  constructor(port: number, connections: number) {
-    this.#child = spawnNode(["--import", "tsx", "bench/publish-subscribers.ts", `--ports=${port}`, `--connections=${connections}`, `--sample=${values.sample}`], true);
-    this.#child.on("message", (message: SubscriberMessage) => {
-      if (message.type === "error") this.#fail(new Error(`Subscriber process: ${message.message}`));
-      else this.#waiting.get(message.type)?.shift()?.resolve(message);
-    });
-    this.#child.once("exit", (code) => this.#fail(new Error(`Subscriber process exited (${code})`)));
-  }
-
-  #fail(error: Error): void {
-    this.#failure ??= error;
-    for (const waits of this.#waiting.values()) for (const wait of waits.splice(0)) wait.reject(error);
-  }
-
-  next<T extends SubscriberMessage["type"]>(type: T): Promise<Extract<SubscriberMessage, { type: T }>> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => {
-      let waits = this.#waiting.get(type);
-      if (waits === undefined) this.#waiting.set(type, (waits = []));
-      waits.push({ resolve: resolve as (m: SubscriberMessage) => void, reject });
-    });
-  }
-
-  send(command: SubscriberCommand): void {
-    this.#child.send(command);
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null) this.#child.kill();
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -142,7 +104,7 @@ function median(xs: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function measure(servers: readonly RuntimeServer[], subscribers: readonly Subscribers[], size: number, messages: number): Promise<Sample> {
+async function measure(servers: readonly RuntimeServer[], subscribers: readonly SubscriberProcess[], size: number, messages: number): Promise<Sample> {
   const armed = subscribers.map((s) => s.next("armed"));
   for (const s of subscribers) s.send({ type: "expect", target: 0, messages, size });
   await withTimeout(10_000, "subscribers to arm", Promise.all(armed));
@@ -178,14 +140,14 @@ interface Row {
 
 async function runCount(redisUrl: string, count: number): Promise<Row[]> {
   const servers: RuntimeServer[] = [];
-  const subscribers: Subscribers[] = [];
+  const subscribers: SubscriberProcess[] = [];
   try {
     for (let i = 0; i < count; i++) {
       servers.push(await startRuntimeServer({ name: `server ${i + 1}/${count}`, runtime: "node", file: "publish-wsstream-node-redis", args: ["--redis", redisUrl] }, { raiseFdLimit: true }));
     }
     const shares = servers.map((_, i) => Math.floor(SUBSCRIBERS / count) + (i < SUBSCRIBERS % count ? 1 : 0));
     const opening = performance.now();
-    servers.forEach((server, i) => subscribers.push(new Subscribers(server.port, shares[i]!)));
+    servers.forEach((server, i) => subscribers.push(new SubscriberProcess([server.port], shares[i]!, values.sample)));
     await withTimeout(180_000, `${SUBSCRIBERS} subscribers to connect`, Promise.all(subscribers.map((s) => s.next("ready"))));
     for (const [i, server] of servers.entries()) {
       const deadline = Date.now() + 30_000;

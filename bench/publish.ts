@@ -50,12 +50,11 @@
  *
  * @module
  */
-import type { ChildProcess } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import type { SubscriberCommand, SubscriberMessage } from "./publish-subscribers.ts";
 import { type RuntimeServer, runtimeVersions, type ServerSpec, startRuntimeServer } from "./runtime-servers.ts";
-import { spawnNode, withTimeout } from "./servers/control.ts";
+import { withTimeout } from "./servers/control.ts";
+import { SubscriberProcess } from "./subscriber-process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -109,48 +108,6 @@ const PAIRS: Record<string, Pair> = {
   },
 };
 
-/** A subscriber process and the messages it sent, waited for by type. */
-class Subscribers {
-  readonly #child: ChildProcess;
-  readonly #waiting = new Map<string, Array<{ resolve: (m: SubscriberMessage) => void; reject: (e: Error) => void }>>();
-  #failure: Error | undefined;
-
-  constructor(ports: readonly number[], connections: number) {
-    this.#child = spawnNode(
-      ["--import", "tsx", "bench/publish-subscribers.ts", `--ports=${ports.join(",")}`, `--connections=${connections}`, `--sample=${values.sample}`],
-      true,
-    );
-    this.#child.on("message", (message: SubscriberMessage) => {
-      if (message.type === "error") this.#fail(new Error(`Subscriber process: ${message.message}`));
-      else this.#waiting.get(message.type)?.shift()?.resolve(message);
-    });
-    this.#child.once("exit", (code) => this.#fail(new Error(`Subscriber process exited (${code})`)));
-  }
-
-  #fail(error: Error): void {
-    this.#failure ??= error;
-    for (const waits of this.#waiting.values()) for (const wait of waits.splice(0)) wait.reject(error);
-  }
-
-  /** The next message of `type`. */
-  next<T extends SubscriberMessage["type"]>(type: T): Promise<Extract<SubscriberMessage, { type: T }>> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => {
-      let waits = this.#waiting.get(type);
-      if (waits === undefined) this.#waiting.set(type, (waits = []));
-      waits.push({ resolve: resolve as (m: SubscriberMessage) => void, reject });
-    });
-  }
-
-  send(command: SubscriberCommand): void {
-    this.#child.send(command);
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null) this.#child.kill();
-  }
-}
-
 /** One run of one server. */
 interface Sample {
   readonly deliveriesPerSecond: number;
@@ -182,7 +139,7 @@ interface RunOptions {
 }
 
 /** Publishes from `server` (the subscribers' target `target`) and measures. */
-async function measure(server: RuntimeServer, target: number, subscribers: readonly Subscribers[], { size, messages, batch }: RunOptions): Promise<Sample> {
+async function measure(server: RuntimeServer, target: number, subscribers: readonly SubscriberProcess[], { size, messages, batch }: RunOptions): Promise<Sample> {
   const name = server.spec.name;
   const armed = subscribers.map((s) => s.next("armed"));
   for (const s of subscribers) s.send({ type: "expect", target, messages, size });
@@ -242,7 +199,7 @@ interface Cell {
 /** Both servers of `pair`, the subscribers, every size and round. */
 async function runPair(pair: Pair): Promise<Cell[]> {
   const servers: RuntimeServer[] = [];
-  const subscribers: Subscribers[] = [];
+  const subscribers: SubscriberProcess[] = [];
   try {
     for (const spec of [pair.reference, pair.ours]) {
       const profile = values["cpu-prof"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}/${spec.file}`];
@@ -252,7 +209,7 @@ async function runPair(pair: Pair): Promise<Cell[]> {
     const opening = performance.now();
     for (let p = 0; p < PROCESSES; p++) {
       const share = Math.floor(SUBSCRIBERS / PROCESSES) + (p < SUBSCRIBERS % PROCESSES ? 1 : 0);
-      subscribers.push(new Subscribers(ports, share));
+      subscribers.push(new SubscriberProcess(ports, share, values.sample));
     }
     await withTimeout(180_000, `${SUBSCRIBERS} subscribers to connect to each ${pair.runtime} server`, Promise.all(subscribers.map((s) => s.next("ready"))));
     for (const server of servers) {
