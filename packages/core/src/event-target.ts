@@ -211,11 +211,11 @@ export class ErrorEvent extends WebSocketEvent implements SocketErrorEvent {
   }
 }
 
-// One registered listener. An event handler attribute (`onmessage`) is one too, whose callback
-// is looked up when it runs (`attribute`), so it keeps the place where it was first set.
+// One registered listener. An event handler attribute (`onmessage`) is one too (`attribute` set):
+// setting it again changes its callback in place, so it keeps the place where it was first set.
 interface Listener {
   readonly type: string;
-  readonly callback: EventListenerLike<never> | null;
+  callback: EventListenerLike<never> | null;
   readonly attribute: string | undefined;
   readonly capture: boolean;
   readonly once: boolean;
@@ -241,7 +241,7 @@ export class WebSocketEventTarget {
     const name = String(type);
     const listeners = (this.#listeners ??= []);
     for (const entry of listeners) {
-      if (!entry.removed && entry.type === name && entry.callback === listener && entry.capture === capture) return;
+      if (!entry.removed && entry.attribute === undefined && entry.type === name && entry.callback === listener && entry.capture === capture) return;
     }
     const entry: Listener = { type: name, callback: listener, attribute: undefined, capture, once, removed: false };
     this.#add(entry);
@@ -255,7 +255,7 @@ export class WebSocketEventTarget {
     const capture = typeof options === "boolean" ? options : options?.capture === true;
     const name = String(type);
     for (const entry of listeners) {
-      if (!entry.removed && entry.type === name && entry.callback === listener && entry.capture === capture) {
+      if (!entry.removed && entry.attribute === undefined && entry.type === name && entry.callback === listener && entry.capture === capture) {
         this.#remove(entry);
         return;
       }
@@ -279,7 +279,7 @@ export class WebSocketEventTarget {
         const entry = listeners[i]!;
         if (entry.removed || entry.type !== event.type) continue;
         if (entry.once) this.#remove(entry);
-        const callback = entry.attribute === undefined ? entry.callback : this.attributeHandler(entry.attribute);
+        const callback = entry.callback;
         if (callback === null || callback === undefined) continue;
         try {
           if (typeof callback === "function") callback.call(this, event as never);
@@ -304,16 +304,27 @@ export class WebSocketEventTarget {
     return false;
   }
 
-  /** Sets the event handler attribute `on<type>`: registered as a listener when first set. */
-  protected setAttributeHandler(type: string): void {
-    const listeners = (this.#listeners ??= []);
-    for (const entry of listeners) if (entry.attribute === type) return;
-    this.#add({ type, callback: null, attribute: type, capture: false, once: false, removed: false });
+  /** The event handler attribute `on<type>`: the function last set, or `null`. */
+  protected eventHandler(type: string): EventListenerLike<never> | null {
+    const listeners = this.#listeners;
+    if (listeners !== undefined) for (const entry of listeners) if (entry.attribute === type) return entry.callback;
+    return null;
   }
 
-  /** The current value of the event handler attribute for `type`. */
-  protected attributeHandler(_type: string): EventListenerLike<never> | null {
-    return null;
+  /**
+   * Sets the event handler attribute `on<type>`: a function, anything else taken as `null` (as
+   * in HTML). Registered as a listener where it is first set, it keeps that place.
+   */
+  protected setEventHandler(type: string, handler: unknown): void {
+    const callback = typeof handler === "function" ? (handler as EventListenerLike<never>) : null;
+    const listeners = (this.#listeners ??= []);
+    for (const entry of listeners) {
+      if (entry.attribute === type) {
+        entry.callback = callback;
+        return;
+      }
+    }
+    this.#add({ type, callback, attribute: type, capture: false, once: false, removed: false });
   }
 
   #add(entry: Listener): void {

@@ -19,7 +19,6 @@ import { HandshakeError, UsageError } from "./errors.ts";
 import {
   CloseEvent,
   ErrorEvent,
-  type EventListenerLike,
   MessageEvent,
   type SocketCloseEvent,
   type SocketErrorEvent,
@@ -222,10 +221,6 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
   #binaryType: BinaryType = "blob";
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.close();
-  #onopen: Handler<SocketEvent> = null;
-  #onmessage: Handler<SocketMessageEvent> = null;
-  #onerror: Handler<SocketErrorEvent> = null;
-  #onclose: Handler<SocketCloseEvent> = null;
 
   /**
    * Opens the first connection at once with `connect(url, protocols)`. Throws a `UsageError`
@@ -365,47 +360,28 @@ export class ReconnectingWebSocketBase extends WebSocketEventTarget {
   }
 
   get onopen(): Handler<SocketEvent> {
-    return this.#onopen;
+    return this.eventHandler("open") as Handler<SocketEvent>;
   }
   set onopen(handler: Handler<SocketEvent>) {
-    this.#onopen = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("open");
+    this.setEventHandler("open", handler);
   }
   get onmessage(): Handler<SocketMessageEvent> {
-    return this.#onmessage;
+    return this.eventHandler("message") as Handler<SocketMessageEvent>;
   }
   set onmessage(handler: Handler<SocketMessageEvent>) {
-    this.#onmessage = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("message");
+    this.setEventHandler("message", handler);
   }
   get onerror(): Handler<SocketErrorEvent> {
-    return this.#onerror;
+    return this.eventHandler("error") as Handler<SocketErrorEvent>;
   }
   set onerror(handler: Handler<SocketErrorEvent>) {
-    this.#onerror = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("error");
+    this.setEventHandler("error", handler);
   }
   get onclose(): Handler<SocketCloseEvent> {
-    return this.#onclose;
+    return this.eventHandler("close") as Handler<SocketCloseEvent>;
   }
   set onclose(handler: Handler<SocketCloseEvent>) {
-    this.#onclose = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("close");
-  }
-
-  protected override attributeHandler(type: string): EventListenerLike<never> | null {
-    switch (type) {
-      case "open":
-        return this.#onopen;
-      case "message":
-        return this.#onmessage;
-      case "error":
-        return this.#onerror;
-      case "close":
-        return this.#onclose;
-      default:
-        return null;
-    }
+    this.setEventHandler("close", handler);
   }
 
   // The only place the phase changes.

@@ -20,7 +20,6 @@ import { checkProtocols, webSocketUrl } from "./handshake.ts";
 import {
   CloseEvent,
   ErrorEvent,
-  type EventListenerLike,
   MessageEvent,
   type SocketCloseEvent,
   type SocketEvent,
@@ -71,10 +70,6 @@ export class WebSocketBase extends WebSocketEventTarget {
   readonly #endpoint: Endpoint;
   readonly #owner: SocketOwner;
   #binaryType: BinaryType = "blob";
-  #onopen: Handler<SocketEvent> = null;
-  #onmessage: Handler<SocketMessageEvent> = null;
-  #onerror: Handler<SocketEvent> = null;
-  #onclose: Handler<SocketCloseEvent> = null;
 
   /**
    * Opens a client connection to `url` (`ws:`, `wss:`, or `http:`/`https:` taken as those)
@@ -243,47 +238,28 @@ export class WebSocketBase extends WebSocketEventTarget {
   }
 
   get onopen(): Handler<SocketEvent> {
-    return this.#onopen;
+    return this.eventHandler("open") as Handler<SocketEvent>;
   }
   set onopen(handler: Handler<SocketEvent>) {
-    this.#onopen = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("open");
+    this.setEventHandler("open", handler);
   }
   get onmessage(): Handler<SocketMessageEvent> {
-    return this.#onmessage;
+    return this.eventHandler("message") as Handler<SocketMessageEvent>;
   }
   set onmessage(handler: Handler<SocketMessageEvent>) {
-    this.#onmessage = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("message");
+    this.setEventHandler("message", handler);
   }
   get onerror(): Handler<SocketEvent> {
-    return this.#onerror;
+    return this.eventHandler("error") as Handler<SocketEvent>;
   }
   set onerror(handler: Handler<SocketEvent>) {
-    this.#onerror = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("error");
+    this.setEventHandler("error", handler);
   }
   get onclose(): Handler<SocketCloseEvent> {
-    return this.#onclose;
+    return this.eventHandler("close") as Handler<SocketCloseEvent>;
   }
   set onclose(handler: Handler<SocketCloseEvent>) {
-    this.#onclose = typeof handler === "function" ? handler : null;
-    this.setAttributeHandler("close");
-  }
-
-  protected override attributeHandler(type: string): EventListenerLike<never> | null {
-    switch (type) {
-      case "open":
-        return this.#onopen;
-      case "message":
-        return this.#onmessage;
-      case "error":
-        return this.#onerror;
-      case "close":
-        return this.#onclose;
-      default:
-        return null;
-    }
+    this.setEventHandler("close", handler);
   }
 
   /** @internal Whether anyone hears `type`: an event nobody hears is not built. */

@@ -3,13 +3,11 @@ import { CloseEvent, MessageEvent, WebSocketEvent, WebSocketEventTarget } from "
 
 // A target with one handler attribute, `onping`, as WebSocketBase has `onmessage`.
 class Target extends WebSocketEventTarget {
-  onping: ((event: WebSocketEvent) => unknown) | null = null;
-  setOnping(handler: ((event: WebSocketEvent) => unknown) | null): void {
-    this.onping = handler;
-    this.setAttributeHandler("ping");
+  get onping(): ((event: WebSocketEvent) => unknown) | null {
+    return this.eventHandler("ping") as ((event: WebSocketEvent) => unknown) | null;
   }
-  protected override attributeHandler(type: string): ((event: never) => unknown) | null {
-    return type === "ping" ? this.onping : null;
+  setOnping(handler: ((event: WebSocketEvent) => unknown) | null): void {
+    this.setEventHandler("ping", handler);
   }
   hears(type: string): boolean {
     return this.hasListeners(type);
@@ -111,6 +109,21 @@ describe("WebSocketEventTarget", () => {
     target.setOnping(null);
     target.dispatchEvent(new WebSocketEvent("ping"));
     expect(log).toEqual(["before", "handler two", "after", "before", "after"]);
+  });
+
+  it("keeps a handler attribute and a listener with the same function apart", () => {
+    const target = new Target();
+    const log: string[] = [];
+    const handler = (): void => void log.push("called");
+    target.setOnping(handler);
+    // Added as a listener too: a second registration, called as well.
+    target.addEventListener("ping", handler);
+    target.dispatchEvent(new WebSocketEvent("ping"));
+    // Removing the listener leaves the attribute.
+    target.removeEventListener("ping", handler);
+    target.dispatchEvent(new WebSocketEvent("ping"));
+    expect(log).toEqual(["called", "called", "called"]);
+    expect(target.onping).toBe(handler);
   });
 
   it("reports a listener that throws and still calls the others", async () => {
