@@ -8,7 +8,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -173,4 +173,23 @@ export const FALLBACK_NODE_ECHO = `tsx --conditions=wsstream-source ${join(ROOT,
 export function echoCommand(runtime: Runtime): string | undefined {
   if (existsSync(echoServerFile(runtime))) return undefined;
   return runtime === "node" ? FALLBACK_NODE_ECHO : undefined;
+}
+
+/** The resident set of `pid` and all its descendants, in bytes (0 once gone). */
+export function treeRss(pid: number): number {
+  let total = 0;
+  const visit = (id: number): void => {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${id}/status`, "utf8"));
+      if (match) total += Number(match[1]) * 1024;
+      for (const task of readdirSync(`/proc/${id}/task`)) {
+        const children = readFileSync(`/proc/${id}/task/${task}/children`, "utf8").trim();
+        for (const child of children.split(/\s+/).filter(Boolean)) visit(Number(child));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  };
+  visit(pid);
+  return total;
 }

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { type MessageStream, WebSocketStream } from "@wsstream/node";
-import { ROOT, type Runtime } from "./runtimes.ts";
+import { ROOT, type Runtime, treeRss } from "./runtimes.ts";
 
 /** The command that starts `runtime`'s streaming echo server. */
 export function streamEchoCommand(runtime: Runtime): string {
@@ -22,25 +21,6 @@ export function streamEchoCommand(runtime: Runtime): string {
     case "bun":
       return `bun --conditions=wsstream-source ${file}`;
   }
-}
-
-/** The resident set of `pid` and all its descendants, in bytes (0 once gone). */
-export function treeRss(pid: number): number {
-  let total = 0;
-  const visit = (id: number): void => {
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${id}/status`, "utf8"));
-      if (match) total += Number(match[1]) * 1024;
-      for (const task of readdirSync(`/proc/${id}/task`)) {
-        const children = readFileSync(`/proc/${id}/task/${task}/children`, "utf8").trim();
-        for (const child of children.split(/\s+/).filter(Boolean)) visit(Number(child));
-      }
-    } catch {
-      // Gone meanwhile.
-    }
-  };
-  visit(pid);
-  return total;
 }
 
 /** What {@link streamThroughEcho} measured. */

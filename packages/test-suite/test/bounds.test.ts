@@ -10,11 +10,10 @@
  * - Rounds of connections opened and closed: a later round retains no more heap than an
  *   earlier one.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket as WsClient } from "ws";
-import { type EchoServer, type Runtime, RUNTIMES, startEchoServer } from "../src/runtimes.ts";
+import { type EchoServer, type Runtime, RUNTIMES, startEchoServer, treeRss } from "../src/runtimes.ts";
 
 const MiB = 1024 * 1024;
 const servers = new Map<string, EchoServer>();
@@ -46,26 +45,6 @@ async function nextHeap(server: EchoServer): Promise<number> {
 afterAll(async () => {
   await Promise.all([...servers.values()].map((server) => server.stop(2000)));
 });
-
-/** The resident set of `pid` and all its descendants, in bytes. */
-function treeRss(pid: number): number {
-  let total = 0;
-  const visit = (id: number): void => {
-    try {
-      const status = readFileSync(`/proc/${id}/status`, "utf8");
-      const match = /VmRSS:\s+(\d+) kB/.exec(status);
-      if (match) total += Number(match[1]) * 1024;
-      for (const task of readdirSync(`/proc/${id}/task`)) {
-        const children = readFileSync(`/proc/${id}/task/${task}/children`, "utf8").trim();
-        for (const child of children.split(/\s+/).filter(Boolean)) visit(Number(child));
-      }
-    } catch {
-      // Gone meanwhile.
-    }
-  };
-  visit(pid);
-  return total;
-}
 
 function portOf(url: string): number {
   return Number(new URL(url).port);
