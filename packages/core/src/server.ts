@@ -141,31 +141,15 @@ export class ServerConnection extends Connection {
   async accept(options: AcceptOptions = {}): Promise<void> {
     const request = this.#awaitingAnswer("accept");
     if (this.#http2) {
-      this.#acceptConnect(request, options);
+      // RFC 8441 §5: a 200 with the same negotiation as a 101, and no accept key to compute.
+      this.#agree(request, options, (agreed) => acceptConnectResponse(request, agreed));
       return;
     }
     const sha1 = this.#sha1;
     const acceptKey = sha1 === undefined ? await computeAcceptKey(request.key) : computeAcceptKey(request.key, sha1);
     // Answered, or closed, while the hash was computed.
     if (this.state !== State.CONNECTING || this.#answered) return;
-    const { responses, extensions } = this.#negotiate(request);
-    const agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
-    let response: Uint8Array;
-    try {
-      response = acceptResponseWithKey(request, acceptKey, agreedExtensions === "" ? options : { ...options, extensions: agreedExtensions });
-    } catch (error) {
-      for (const extension of extensions) extension.close();
-      throw error;
-    }
-    this.#answered = true;
-    this.#request = undefined;
-    this.#agreedExtensions = agreedExtensions;
-    this.useExtensions(extensions);
-    this.queueBytes(response);
-    const early = this.#early;
-    this.#early = [];
-    this.openConnection(new Uint8Array(0));
-    for (const chunk of early) this.receiveData(chunk);
+    this.#agree(request, options, (agreed) => acceptResponseWithKey(request, acceptKey, agreed));
   }
 
   /**
@@ -183,13 +167,15 @@ export class ServerConnection extends Connection {
     this.abortHandshake();
   }
 
-  // RFC 8441 §5: the 200 with the same negotiation as a 101, and no accept key to compute.
-  #acceptConnect(request: UpgradeRequest, options: AcceptOptions): void {
+  // Both answers: negotiates the extensions, builds the response with them (a failure closes
+  // them and leaves the handshake unanswered), queues it (bytes) or keeps it (HTTP/2), and opens
+  // the connection, then reads what arrived early.
+  #agree(request: UpgradeRequest, options: AcceptOptions, build: (options: AcceptOptions) => Uint8Array | ConnectResponse): void {
     const { responses, extensions } = this.#negotiate(request);
     const agreedExtensions = responses.length > 0 ? formatExtensionHeader(responses) : "";
-    let response: ConnectResponse;
+    let response: Uint8Array | ConnectResponse;
     try {
-      response = acceptConnectResponse(request, agreedExtensions === "" ? options : { ...options, extensions: agreedExtensions });
+      response = build(agreedExtensions === "" ? options : { ...options, extensions: agreedExtensions });
     } catch (error) {
       for (const extension of extensions) extension.close();
       throw error;
@@ -197,8 +183,9 @@ export class ServerConnection extends Connection {
     this.#answered = true;
     this.#request = undefined;
     this.#agreedExtensions = agreedExtensions;
-    this.#response = response;
     this.useExtensions(extensions);
+    if (response instanceof Uint8Array) this.queueBytes(response);
+    else this.#response = response;
     const early = this.#early;
     this.#early = [];
     this.openConnection(new Uint8Array(0));

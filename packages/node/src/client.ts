@@ -29,7 +29,7 @@ import {
   type WebSocketOptions as CoreWebSocketOptions,
   WebSocketStreamBase,
 } from "@wsstream/core";
-import { socketTransport } from "./socket.ts";
+import { headerList, socketTransport } from "./socket.ts";
 import { envDebug } from "./debug.ts";
 import { allocate } from "./allocate.ts";
 import { sha1 } from "./sha1.ts";
@@ -393,17 +393,6 @@ function outgoingHeaders(fields: ConnectRequest["headers"]): OutgoingHttpHeaders
     headers[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
   }
   return headers;
-}
-
-function headerList(headers: IncomingHttpHeaders): [string, string][] {
-  const fields: [string, string][] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) fields.push([name, item]);
-    else fields.push([name, String(value)]);
-  }
-  return fields;
 }
 
 function ignore(): void {}

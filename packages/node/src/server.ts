@@ -35,7 +35,7 @@ import {
   type ServerSocketFor,
   type ServerWebSocket,
 } from "@wsstream/core";
-import { socketTransport } from "./socket.ts";
+import { headerList, socketTransport } from "./socket.ts";
 import { envDebug } from "./debug.ts";
 import { allocate } from "./allocate.ts";
 import { sha1 } from "./sha1.ts";
@@ -285,13 +285,6 @@ function isWebSocketConnect(headers: IncomingHttpHeaders): boolean {
 }
 
 function connectHead(headers: IncomingHttpHeaders): ConnectRequestHead {
-  const fields: [string, string][] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (name.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) fields.push([name, item]);
-    else fields.push([name, String(value)]);
-  }
   const pseudo = (name: string): string | undefined => {
     const value = headers[name];
     return typeof value === "string" ? value : undefined;
@@ -302,7 +295,7 @@ function connectHead(headers: IncomingHttpHeaders): ConnectRequestHead {
     scheme: pseudo(":scheme"),
     path: pseudo(":path"),
     authority: pseudo(":authority"),
-    headers: fields,
+    headers: headerList(headers),
   };
 }
 

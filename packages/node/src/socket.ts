@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Http2Stream } from "node:http2";
+import type { Http2Stream, IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import {
   checkReadBufferSize,
@@ -344,4 +344,16 @@ class Deferred {
       this.reject = reject;
     });
   }
+}
+
+/** @internal An HTTP/2 stream's regular header fields (pseudo-headers left out), one pair per value. */
+export function headerList(headers: IncomingHttpHeaders): [string, string][] {
+  const fields: [string, string][] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) fields.push([name, item]);
+    else fields.push([name, String(value)]);
+  }
+  return fields;
 }
